@@ -1,0 +1,87 @@
+import { stringify } from "yaml";
+
+export type SecretFormat = "yaml" | "json";
+export type SecretType = "opaque" | "tls";
+
+export const DEFAULT_NAMESPACE = "istio-system";
+export const SECRET_NAME = "cacerts";
+
+/** The files istiod reads from its `cacerts` Secret (DESIGN §4). */
+export interface CacertsFiles {
+  "ca-cert.pem": string;
+  /** Absent for external custody: the key never reaches meshroot. */
+  "ca-key.pem"?: string;
+  "cert-chain.pem": string;
+  "root-cert.pem": string;
+}
+
+/**
+ * Assembles istiod's files: the intermediate, its key, the chain (intermediate then its signing
+ * root, as Istio's tooling writes it) and the trust bundle (every trusted root, oldest first).
+ */
+export function cacertsFiles(input: {
+  intermediatePem: string;
+  keyPem?: string | undefined;
+  signingRootPem: string;
+  bundlePems: string[];
+}): CacertsFiles {
+  return {
+    "ca-cert.pem": input.intermediatePem,
+    ...(input.keyPem !== undefined ? { "ca-key.pem": input.keyPem } : {}),
+    "cert-chain.pem": input.intermediatePem + input.signingRootPem,
+    "root-cert.pem": input.bundlePems.join(""),
+  };
+}
+
+export interface SecretMetadata {
+  cluster: string;
+  trustDomain: string;
+  generation: number;
+  serial: string;
+  notAfter: Date;
+  rotateAfter: Date;
+}
+
+export interface SecretOptions {
+  format: SecretFormat;
+  type: SecretType;
+  namespace: string;
+}
+
+/**
+ * Renders a complete Kubernetes Secret manifest for `kubectl apply -f -`. The Opaque form holds
+ * istiod's four files; the `kubernetes.io/tls` form holds tls.crt, tls.key and ca.crt. All keys
+ * are in one Secret so an update is atomic. Never emits `istio-generated`.
+ */
+export function renderCacertsSecret(files: CacertsFiles, meta: SecretMetadata, options: SecretOptions): string {
+  const data: Record<string, string> =
+    options.type === "tls"
+      ? pick({ "tls.crt": files["ca-cert.pem"], "tls.key": files["ca-key.pem"], "ca.crt": files["root-cert.pem"] })
+      : pick({ ...files });
+  const manifest = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: {
+      name: SECRET_NAME,
+      namespace: options.namespace,
+      labels: {
+        "app.kubernetes.io/managed-by": "meshroot",
+        "meshroot.io/cluster": meta.cluster,
+        "meshroot.io/generation": String(meta.generation),
+      },
+      annotations: {
+        "meshroot.io/trust-domain": meta.trustDomain,
+        "meshroot.io/serial": meta.serial,
+        "meshroot.io/not-after": meta.notAfter.toISOString(),
+        "meshroot.io/rotate-after": meta.rotateAfter.toISOString(),
+      },
+    },
+    type: options.type === "tls" ? "kubernetes.io/tls" : "Opaque",
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")])),
+  };
+  return options.format === "json" ? `${JSON.stringify(manifest, null, 2)}\n` : stringify(manifest, { lineWidth: 0 });
+}
+
+function pick(entries: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(entries).filter((e): e is [string, string] => e[1] !== undefined));
+}

@@ -1,0 +1,231 @@
+import * as x509 from "@peculiar/x509";
+import type { Clock } from "../clock.js";
+import { DAY_MS } from "../clock.js";
+import { DomainError } from "../errors.js";
+import { cacertsFiles, type CacertsFiles } from "./cacerts.js";
+import { certPem, fingerprintSha256, signIntermediate, type SigningRoot } from "./certificates.js";
+import { verifyCsr } from "./csr.js";
+import { exportPkcs8, generateKeyPair, importPkcs8, pkcs8Pem } from "./keys.js";
+import type { KeyVault } from "./key-vault.js";
+import { newSerial } from "./serial.js";
+import type { ClusterPolicy, ClusterRecord, IntermediateRecord, Page, RootRecord, Store } from "./store.js";
+import { rootKeyAad, trustBundle } from "./trust-domains.js";
+
+/** How far notBefore is set back, for clocks that run a little behind. */
+export const BACKDATE_MS = 60_000;
+
+export interface IssueRequest {
+  /** PKCS#10 CSR for external custody; absent for an escrowed key. */
+  csrPem?: string | undefined;
+  idempotencyKey?: string | undefined;
+  /** SHA-256 of the request body, to refuse an idempotency key reused for a different request. */
+  requestHash?: string | undefined;
+}
+
+export interface IssueResult {
+  record: IntermediateRecord;
+  /** False when an earlier request with the same idempotency key is replayed. */
+  created: boolean;
+  files: CacertsFiles;
+}
+
+type Deps = {
+  store: Pick<
+    Store,
+    | "getCluster"
+    | "listRoots"
+    | "getLatestIntermediate"
+    | "getActiveIntermediate"
+    | "getIntermediateByIdempotencyKey"
+    | "insertIntermediate"
+    | "listIntermediates"
+  >;
+  vault: KeyVault;
+  crypto: Crypto;
+  clock: Clock;
+};
+
+/** The AAD that binds an intermediate's sealed key to its row. */
+export function intermediateKeyAad(serial: string): string {
+  return `intermediate:${serial}`;
+}
+
+/**
+ * Issuance in a fixed order: validate the request → apply the profile → enforce policy → sign →
+ * commit (superseding the previous generation in the same transaction).
+ */
+export function issuanceService({ store, vault, crypto, clock }: Deps) {
+  const signingRoots = new Map<string, Promise<SigningRoot>>();
+
+  function loadSigningRoot(root: RootRecord): Promise<SigningRoot> {
+    let cached = signingRoots.get(root.serial);
+    if (!cached) {
+      cached = (async () => {
+        const pkcs8 = await vault.open(root.sealedKey, rootKeyAad(root.serial));
+        return {
+          cert: new x509.X509Certificate(root.certPem),
+          keyAlgorithm: root.keyAlgorithm,
+          keyId: root.keyId,
+          privateKey: await importPkcs8(crypto, pkcs8, root.keyAlgorithm),
+        };
+      })();
+      cached.catch(() => signingRoots.delete(root.serial));
+      signingRoots.set(root.serial, cached);
+    }
+    return cached;
+  }
+
+  async function requireCluster(name: string): Promise<ClusterRecord> {
+    const cluster = await store.getCluster(name);
+    if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
+    return cluster;
+  }
+
+  /** The cacerts files of an intermediate; decrypts the key only when `withKey`. */
+  async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string): Promise<CacertsFiles> {
+    const roots = await store.listRoots(record.trustDomain);
+    const signingRoot = roots.find((r) => r.serial === record.rootSerial);
+    if (!signingRoot) throw new Error(`root ${record.rootSerial} of intermediate ${record.serial} is missing`);
+    if (withKey && keyPem === undefined && record.sealedKey) {
+      keyPem = pkcs8Pem(await vault.open(record.sealedKey, intermediateKeyAad(record.serial)));
+    }
+    return cacertsFiles({
+      intermediatePem: record.certPem,
+      keyPem: withKey ? keyPem : undefined,
+      signingRootPem: signingRoot.certPem,
+      bundlePems: trustBundle(roots),
+    });
+  }
+
+  return {
+    /**
+     * Issues a cluster's next intermediate, escrowed or from a CSR. Throws `cluster_not_found`,
+     * `cluster_decommissioned`, `idempotency_key_reused`, `policy_violation`, `root_expired`,
+     * `rotation_in_progress`, and the CSR errors.
+     */
+    async issue(clusterName: string, req: IssueRequest): Promise<IssueResult> {
+      const cluster = await requireCluster(clusterName);
+      if (cluster.decommissionedAt) {
+        throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
+      }
+      if (req.idempotencyKey) {
+        const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
+        if (earlier) return replay(earlier, req);
+      }
+      const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem, crypto) : undefined;
+      if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
+        throw new DomainError(
+          "policy_violation",
+          `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
+        );
+      }
+      const roots = await store.listRoots(cluster.trustDomain);
+      const rootRecord = roots.find((r) => r.status === "active");
+      if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
+      const now = clock.now();
+      const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
+      const [root, latest] = await Promise.all([loadSigningRoot(rootRecord), store.getLatestIntermediate(clusterName)]);
+      const generation = (latest?.generation ?? 0) + 1;
+
+      const keys = csr ? undefined : await generateKeyPair(crypto, cluster.policy.keyAlgorithm);
+      const serial = newSerial();
+      const cert = await signIntermediate(
+        {
+          serial,
+          organization: root.cert.subjectName.getField("O")[0] ?? "meshroot",
+          clusterName,
+          generation,
+          publicKey: csr ? csr.publicKey : keys!.publicKey,
+          ...dates,
+        },
+        root,
+        crypto,
+      );
+      const pkcs8 = keys ? await exportPkcs8(crypto, keys.privateKey) : undefined;
+      const record: IntermediateRecord = {
+        serial,
+        cluster: clusterName,
+        trustDomain: cluster.trustDomain,
+        rootSerial: rootRecord.serial,
+        generation,
+        status: "active",
+        custody: csr ? "external" : "escrowed",
+        keyAlgorithm: cluster.policy.keyAlgorithm,
+        certPem: certPem(cert),
+        sealedKey: pkcs8 ? await vault.seal(pkcs8, intermediateKeyAad(serial)) : null,
+        fingerprintSha256: fingerprintSha256(cert),
+        notBefore: dates.notBefore,
+        notAfter: dates.notAfter,
+        rotateAfter: dates.rotateAfter,
+        supersedes: latest?.status === "active" ? latest.serial : null,
+        supersededBy: null,
+        revokedAt: null,
+        revocationReason: null,
+        idempotencyKey: req.idempotencyKey ?? null,
+        requestHash: req.requestHash ?? null,
+        createdAt: now,
+      };
+      const result = await store.insertIntermediate(record);
+      if (!result.created) return replay(result.record, req);
+      const keyPem = pkcs8 ? pkcs8Pem(pkcs8) : undefined;
+      return { record: result.record, created: true, files: await filesFor(result.record, true, keyPem) };
+    },
+
+    /** Generations of a cluster, newest first (`page.after` is a generation number). */
+    list: (cluster: string, page: Page) => store.listIntermediates(cluster, page),
+
+    /**
+     * The files of a cluster's active intermediate, with its key. Throws `cluster_not_found`,
+     * `no_active_intermediate`, `external_custody`.
+     */
+    async activeFiles(clusterName: string): Promise<{ record: IntermediateRecord; files: CacertsFiles }> {
+      await requireCluster(clusterName);
+      const record = await store.getActiveIntermediate(clusterName);
+      if (!record) {
+        throw new DomainError("no_active_intermediate", `cluster ${clusterName} has no active intermediate; issue one first`);
+      }
+      if (record.custody === "external") {
+        throw new DomainError(
+          "external_custody",
+          `cluster ${clusterName}'s intermediate ${record.serial} has an external key: meshroot does not hold ca-key.pem, so it cannot emit the Secret`,
+        );
+      }
+      return { record, files: await filesFor(record, true) };
+    },
+  };
+
+  async function replay(earlier: IntermediateRecord, req: IssueRequest): Promise<IssueResult> {
+    if (earlier.requestHash !== (req.requestHash ?? null)) {
+      throw new DomainError(
+        "idempotency_key_reused",
+        `Idempotency-Key ${req.idempotencyKey} was already used for a different request on cluster ${earlier.cluster}`,
+      );
+    }
+    return { record: earlier, created: false, files: await filesFor(earlier, true) };
+  }
+}
+
+export type IssuanceService = ReturnType<typeof issuanceService>;
+
+/**
+ * notBefore (backdated one minute), notAfter (validity, clamped to the root's notAfter) and
+ * rotateAfter (the same fraction of the actual lifetime as renew-before is of the policy
+ * validity: two thirds by default). Throws `root_expired` when the root has under a day left.
+ */
+export function validityWindow(
+  policy: ClusterPolicy,
+  now: Date,
+  rootNotAfter: Date,
+): { notBefore: Date; notAfter: Date; rotateAfter: Date } {
+  // X.509 times have whole seconds; the record must hold exactly what the certificate says.
+  const t = Math.floor(now.getTime() / 1000) * 1000;
+  const notBefore = new Date(t - BACKDATE_MS);
+  const notAfter = new Date(Math.min(t + policy.validityDays * DAY_MS, Math.floor(rootNotAfter.getTime() / 1000) * 1000));
+  if (notAfter.getTime() - now.getTime() < DAY_MS) {
+    throw new DomainError("root_expired", `the root expires at ${rootNotAfter.toISOString()}: too soon to issue under it`);
+  }
+  const renewBeforeDays = policy.renewBeforeDays ?? policy.validityDays / 3;
+  const fraction = 1 - renewBeforeDays / policy.validityDays;
+  const rotateAfter = new Date(notBefore.getTime() + Math.round((notAfter.getTime() - notBefore.getTime()) * fraction));
+  return { notBefore, notAfter, rotateAfter };
+}

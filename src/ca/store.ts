@@ -1,0 +1,145 @@
+import type { KeyAlgorithm } from "./key-algorithms.js";
+
+/**
+ * The storage the core needs, declared by the core and implemented in src/store. Every method
+ * that writes is atomic on its own; methods are async so that a networked backend fits later.
+ */
+
+export type RootStatus = "active" | "retiring" | "retired";
+export type IntermediateStatus = "active" | "superseded" | "revoked";
+export type KeyCustody = "escrowed" | "external";
+export type Role = "admin" | "provisioner" | "auditor";
+
+export interface Page {
+  limit: number;
+  /** Sort key of the last item of the previous page. */
+  after?: string | undefined;
+}
+
+export interface TrustDomainRecord {
+  name: string;
+  organization: string;
+  createdAt: Date;
+}
+
+export interface RootRecord {
+  serial: string;
+  trustDomain: string;
+  generation: number;
+  status: RootStatus;
+  imported: boolean;
+  keyAlgorithm: KeyAlgorithm;
+  /** Hex subject key identifier: the AKI of every intermediate it signs. */
+  keyId: string;
+  certPem: string;
+  sealedKey: Uint8Array;
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  createdAt: Date;
+}
+
+export interface ClusterPolicy {
+  keyAlgorithm: KeyAlgorithm;
+  validityDays: number;
+  /** Null means one third of validityDays. */
+  renewBeforeDays: number | null;
+}
+
+export interface ClusterRecord {
+  name: string;
+  trustDomain: string;
+  labels: Record<string, string>;
+  policy: ClusterPolicy;
+  createdAt: Date;
+  updatedAt: Date;
+  decommissionedAt: Date | null;
+}
+
+export interface IntermediateRecord {
+  serial: string;
+  cluster: string;
+  trustDomain: string;
+  rootSerial: string;
+  generation: number;
+  status: IntermediateStatus;
+  custody: KeyCustody;
+  keyAlgorithm: KeyAlgorithm;
+  certPem: string;
+  sealedKey: Uint8Array | null;
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  rotateAfter: Date;
+  supersedes: string | null;
+  supersededBy: string | null;
+  revokedAt: Date | null;
+  revocationReason: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  createdAt: Date;
+}
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: Role;
+  clusterPatterns: string[];
+  tokenHash: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface TrustDomainStore {
+  /** Inserts a trust domain with its first root; throws `trust_domain_exists`. */
+  createTrustDomain(domain: TrustDomainRecord, root: RootRecord): Promise<void>;
+  getTrustDomain(name: string): Promise<TrustDomainRecord | undefined>;
+  listTrustDomains(page: Page): Promise<TrustDomainRecord[]>;
+  /** Roots of a trust domain, oldest generation first. */
+  listRoots(trustDomain: string): Promise<RootRecord[]>;
+}
+
+export interface ClusterUpdate {
+  labels?: Record<string, string>;
+  policy?: ClusterPolicy;
+  updatedAt: Date;
+}
+
+export interface ClusterStore {
+  /** Inserts a cluster; throws `cluster_exists`. */
+  createCluster(cluster: ClusterRecord): Promise<void>;
+  getCluster(name: string): Promise<ClusterRecord | undefined>;
+  listClusters(page: Page, filter: { trustDomain?: string | undefined }): Promise<ClusterRecord[]>;
+  updateCluster(name: string, update: ClusterUpdate): Promise<ClusterRecord>;
+}
+
+export interface IntermediateStore {
+  /**
+   * Inserts the next generation and supersedes the active one, in one transaction. When the
+   * record carries an idempotency key already used for this cluster, nothing is written and the
+   * earlier record is returned with `created: false`. Throws `rotation_in_progress` when
+   * another generation was committed since `record.generation` was chosen.
+   */
+  insertIntermediate(record: IntermediateRecord): Promise<{ record: IntermediateRecord; created: boolean }>;
+  getIntermediate(serial: string): Promise<IntermediateRecord | undefined>;
+  getIntermediateByIdempotencyKey(cluster: string, key: string): Promise<IntermediateRecord | undefined>;
+  getActiveIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;
+  /** The newest generation of a cluster, whatever its status. */
+  getLatestIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;
+  /** Generations of a cluster, newest first; `page.after` is a generation number. */
+  listIntermediates(cluster: string, page: Page): Promise<IntermediateRecord[]>;
+}
+
+export interface TokenStore {
+  createToken(token: TokenRecord): Promise<void>;
+  getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined>;
+  listTokens(page: Page): Promise<TokenRecord[]>;
+  /** Marks a token revoked; returns the record, or undefined when there is no such token. */
+  revokeToken(id: string, at: Date): Promise<TokenRecord | undefined>;
+  touchToken(id: string, at: Date): Promise<void>;
+  countTokens(): Promise<number>;
+}
+
+export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore;

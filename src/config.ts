@@ -1,0 +1,101 @@
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const optionalPath = z.string().min(1).optional();
+
+/** Every environment variable meshroot reads, with its default (README "Configuration"). */
+const envSchema = z
+  .object({
+    MESHROOT_ENV: z.enum(["development", "production"]).default("development"),
+    MESHROOT_DATA_DIR: z.string().min(1).default("./data"),
+    MESHROOT_HOST: z.string().min(1).default("127.0.0.1"),
+    MESHROOT_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    MESHROOT_MASTER_KEY_FILE: optionalPath,
+    MESHROOT_MASTER_KEY: z.string().min(1).optional(),
+    MESHROOT_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").max(512).optional(),
+    MESHROOT_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+    MESHROOT_TLS_CERT_FILE: optionalPath,
+    MESHROOT_TLS_KEY_FILE: optionalPath,
+    MESHROOT_TLS_CLIENT_CA_FILE: optionalPath,
+    MESHROOT_ALLOW_INSECURE_HTTP: bool.default(false),
+    MESHROOT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .superRefine((env, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (env.MESHROOT_MASTER_KEY && env.MESHROOT_MASTER_KEY_FILE) {
+      issue("MESHROOT_MASTER_KEY", "set MESHROOT_MASTER_KEY or MESHROOT_MASTER_KEY_FILE, not both");
+    }
+    if (env.MESHROOT_ENV === "production" && !env.MESHROOT_MASTER_KEY && !env.MESHROOT_MASTER_KEY_FILE) {
+      issue("MESHROOT_MASTER_KEY_FILE", "production needs an explicit master key (MESHROOT_MASTER_KEY_FILE or MESHROOT_MASTER_KEY)");
+    }
+    if (Boolean(env.MESHROOT_TLS_CERT_FILE) !== Boolean(env.MESHROOT_TLS_KEY_FILE)) {
+      issue("MESHROOT_TLS_CERT_FILE", "MESHROOT_TLS_CERT_FILE and MESHROOT_TLS_KEY_FILE go together");
+    }
+    if (env.MESHROOT_TLS_CLIENT_CA_FILE && !env.MESHROOT_TLS_CERT_FILE) {
+      issue("MESHROOT_TLS_CLIENT_CA_FILE", "client-certificate auth needs TLS (MESHROOT_TLS_CERT_FILE and MESHROOT_TLS_KEY_FILE)");
+    }
+    if (!env.MESHROOT_TLS_CERT_FILE && !isLoopback(env.MESHROOT_HOST) && !env.MESHROOT_ALLOW_INSECURE_HTTP) {
+      issue(
+        "MESHROOT_HOST",
+        `listening on ${env.MESHROOT_HOST} without TLS exposes tokens and keys; configure TLS or set MESHROOT_ALLOW_INSECURE_HTTP=true (e.g. behind a TLS-terminating proxy)`,
+      );
+    }
+  });
+
+export interface Config {
+  env: "development" | "production";
+  dataDir: string;
+  host: string;
+  port: number;
+  masterKeyFile: string | undefined;
+  masterKey: string | undefined;
+  adminToken: string | undefined;
+  publicUrl: string | undefined;
+  tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses the environment once into a frozen Config. Empty variables count as unset.
+ * Throws ConfigError listing every bad value.
+ */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("MESHROOT_") && v !== ""));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    env: e.MESHROOT_ENV,
+    dataDir: resolve(e.MESHROOT_DATA_DIR),
+    host: e.MESHROOT_HOST,
+    port: e.MESHROOT_PORT,
+    masterKeyFile: e.MESHROOT_MASTER_KEY_FILE,
+    masterKey: e.MESHROOT_MASTER_KEY,
+    adminToken: e.MESHROOT_ADMIN_TOKEN,
+    publicUrl: e.MESHROOT_PUBLIC_URL?.replace(/\/+$/, ""),
+    tls: e.MESHROOT_TLS_CERT_FILE
+      ? { certFile: e.MESHROOT_TLS_CERT_FILE, keyFile: e.MESHROOT_TLS_KEY_FILE!, clientCaFile: e.MESHROOT_TLS_CLIENT_CA_FILE }
+      : undefined,
+    logLevel: e.MESHROOT_LOG_LEVEL,
+  });
+}
+
+function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from "node:crypto";
+import type { ServerOptions as HttpsServerOptions } from "node:https";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyServerOptions } from "fastify";
+import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Core } from "../ca/core.js";
+import type { Clock } from "../clock.js";
+import { VERSION } from "../version.js";
+import { installAuth } from "./auth.js";
+import { installErrorHandling } from "./error-handler.js";
+import { registerOpenApi, serializerCompiler } from "./openapi.js";
+import { clusterRoutes } from "./routes/clusters.js";
+import { healthRoutes } from "./routes/health.js";
+import { intermediateRoutes } from "./routes/intermediates.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { trustDomainRoutes } from "./routes/trust-domains.js";
+
+export interface AppDeps {
+  core: Core;
+  clock: Clock;
+  readiness: () => { ready: boolean; checks: Record<string, boolean> };
+  /** Fastify logger options; false (the default) for tests. */
+  logger?: FastifyServerOptions["logger"];
+  /** TLS server options; the API is plain HTTP without them. */
+  https?: HttpsServerOptions | undefined;
+}
+
+/** Largest request body accepted (PEM imports and CSRs are a few KiB). */
+export const BODY_LIMIT = 64 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Log fields that must never be written: credentials and key material. */
+export const LOG_REDACT = ["req.headers.authorization", "req.headers.cookie", "res.headers['set-cookie']"];
+
+/** Builds the meshroot API without listening; the CLI's `serve` is the only place that listens. */
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    requestTimeout: 30_000,
+    connectionTimeout: 10_000,
+    keepAliveTimeout: 10_000,
+    routerOptions: { maxParamLength: 256 },
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ...(deps.https ? { https: deps.https } : {}),
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.removeContentTypeParser("text/plain");
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  installErrorHandling(app);
+  installAuth(app, deps.core.tokens);
+
+  await registerOpenApi(app, VERSION);
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () => app.swagger());
+
+  const routeDeps = { core: deps.core, clock: deps.clock };
+  await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(trustDomainRoutes, routeDeps);
+  await app.register(clusterRoutes, routeDeps);
+  await app.register(intermediateRoutes, routeDeps);
+  await app.register(tokenRoutes, routeDeps);
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,69 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Role, TokenRecord } from "../ca/store.js";
+import { tokenCoversCluster, type TokenService } from "../ca/tokens.js";
+import { DomainError } from "../errors.js";
+
+/**
+ * Who may call a route: `public` (no token), `any` (any valid token), or a role. Admin passes
+ * every role check; routes without an `auth` setting are admin-only (deny by default).
+ */
+export type Access = "public" | "any" | Role;
+
+/** Where a provisioner's cluster patterns are checked: the `:name` path parameter or `body.name`. */
+export type ScopeSource = "param" | "body";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: Access;
+    scope?: ScopeSource;
+  }
+  interface FastifyRequest {
+    token?: TokenRecord;
+  }
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]+)$/;
+
+function roleAllows(role: Role, access: Access): boolean {
+  return access === "public" || access === "any" || role === "admin" || role === access;
+}
+
+/** Installs bearer-token authentication, role checks (onRequest) and cluster scope checks (preHandler). */
+export function installAuth(app: FastifyInstance, tokens: Pick<TokenService, "authenticate">): void {
+  app.decorateRequest("token", undefined);
+
+  app.addHook("onRequest", async (request) => {
+    const access = accessOf(request);
+    if (access === "public") return;
+    const header = request.headers.authorization;
+    if (!header) throw new DomainError("unauthorized", "missing Authorization: Bearer <token> header");
+    const match = BEARER.exec(header);
+    if (!match) throw new DomainError("unauthorized", "the Authorization header must be 'Bearer <token>'");
+    const token = await tokens.authenticate(match[1]!);
+    request.token = token;
+    if (!roleAllows(token.role, access)) {
+      throw new DomainError("forbidden", `this operation needs the ${access} role; token ${token.id} has role ${token.role}`);
+    }
+  });
+
+  app.addHook("preHandler", async (request) => {
+    const source = request.routeOptions.config.scope;
+    const token = request.token;
+    if (!source || !token) return;
+    const cluster =
+      source === "param" ? (request.params as { name?: string }).name : (request.body as { name?: string } | undefined)?.name;
+    if (cluster !== undefined && !tokenCoversCluster(token, cluster)) {
+      throw new DomainError(
+        "forbidden",
+        `token ${token.id} is limited to clusters ${token.clusterPatterns.join(", ")}; cluster ${cluster} is outside its scope`,
+      );
+    }
+  });
+}
+
+function accessOf(request: FastifyRequest): Access {
+  const url = request.routeOptions.url;
+  // Unknown routes reach the not-found handler; the interactive docs are public.
+  if (url === undefined || url === "/docs" || url.startsWith("/docs/")) return "public";
+  return request.routeOptions.config.auth ?? "admin";
+}

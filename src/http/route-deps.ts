@@ -1,0 +1,8 @@
+import type { Core } from "../ca/core.js";
+import type { Clock } from "../clock.js";
+
+/** What every route plugin receives. */
+export interface RouteDeps {
+  core: Core;
+  clock: Clock;
+}

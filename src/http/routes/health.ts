@@ -1,0 +1,26 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+
+const tags = ["operations"];
+
+const Readiness = z.object({ ready: z.boolean(), checks: z.record(z.string(), z.boolean()) });
+
+export const healthRoutes: FastifyPluginAsyncZod<{ readiness: () => z.infer<typeof Readiness> }> = async (app, { readiness }) => {
+  app.get(
+    "/healthz",
+    { config: { auth: "public" }, schema: { tags, summary: "Liveness: the process is up", response: { 200: z.object({ status: z.literal("ok") }) } } },
+    async () => ({ status: "ok" as const }),
+  );
+
+  app.get(
+    "/readyz",
+    {
+      config: { auth: "public" },
+      schema: { tags, summary: "Readiness: database reachable, migrations applied, master key loaded", response: { 200: Readiness, 503: Readiness } },
+    },
+    async (_request, reply) => {
+      const r = readiness();
+      return reply.code(r.ready ? 200 : 503).send(r);
+    },
+  );
+};

@@ -1,0 +1,64 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { RouteDeps } from "../route-deps.js";
+import { NameParam, PageQuery, paged, problemResponses, TrustDomainName } from "../schemas/common.js";
+import { CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js";
+import { paginate } from "../pagination.js";
+import { trustDomainView } from "../views.js";
+
+const tags = ["trust domains"];
+
+export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core }) => {
+  app.post(
+    "/v1/trust-domains",
+    {
+      config: { auth: "admin" },
+      schema: {
+        tags,
+        summary: "Create a trust domain with a generated or imported root",
+        body: CreateTrustDomainBody,
+        response: { 201: TrustDomain, ...problemResponses },
+      },
+    },
+    async (request, reply) => reply.code(201).send(trustDomainView(await core.trustDomains.create(request.body))),
+  );
+
+  app.get(
+    "/v1/trust-domains",
+    {
+      config: { auth: "any" },
+      schema: { tags, summary: "List trust domains with their roots", querystring: PageQuery, response: { 200: paged(TrustDomain), ...problemResponses } },
+    },
+    async (request) =>
+      paginate(
+        request.query,
+        async (page) =>
+          Promise.all((await core.trustDomains.list(page)).map(async (domain) => ({ domain, roots: await core.trustDomains.listRoots(domain.name) }))),
+        (d) => d.domain.name,
+        trustDomainView,
+      ),
+  );
+
+  app.get(
+    "/v1/trust-domains/:name",
+    {
+      config: { auth: "any" },
+      schema: { tags, summary: "A trust domain with its roots", params: NameParam(TrustDomainName), response: { 200: TrustDomain, ...problemResponses } },
+    },
+    async (request) => trustDomainView(await core.trustDomains.get(request.params.name)),
+  );
+
+  app.get(
+    "/v1/trust-domains/:name/bundle",
+    {
+      config: { auth: "public" },
+      schema: {
+        tags,
+        summary: "The PEM trust bundle (every root the trust domain trusts, oldest first)",
+        params: NameParam(TrustDomainName),
+        response: { 200: { description: "PEM certificates", content: { "application/x-pem-file": { schema: z.string() } } }, ...problemResponses },
+      },
+    },
+    async (request, reply) => reply.type("application/x-pem-file").send(await core.trustDomains.bundlePem(request.params.name)),
+  );
+};

@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { ClusterName, KeyAlgorithmSchema, PemText, Timestamp, TrustDomainName } from "./common.js";
+
+export const Intermediate = z.object({
+  serial: z.string().describe("hex serial number"),
+  cluster: ClusterName,
+  trustDomain: TrustDomainName,
+  generation: z.int(),
+  status: z.enum(["active", "superseded", "revoked", "expired"]),
+  custody: z.enum(["escrowed", "external"]).describe("escrowed: meshroot holds the encrypted key; external: the key never reached meshroot"),
+  keyAlgorithm: KeyAlgorithmSchema,
+  subject: z.string(),
+  rootSerial: z.string(),
+  notBefore: Timestamp,
+  notAfter: Timestamp,
+  rotateAfter: Timestamp.describe("when this generation is due for rotation"),
+  supersedes: z.string().nullable().describe("serial of the generation this one replaced"),
+  supersededBy: z.string().nullable(),
+  revokedAt: Timestamp.nullable(),
+  revocationReason: z.string().nullable(),
+  fingerprintSha256: z.string(),
+  certificatePem: z.string(),
+});
+
+export const IssueBody = z
+  .strictObject({
+    csrPem: PemText("PKCS#10 CSR (PEM) for external key custody; omit to let meshroot generate and escrow the key").optional(),
+  })
+  .optional()
+  .describe("{} for an escrowed key, { csrPem } for an external one");
+
+export const IssueHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, "must be 1-255 visible ASCII characters")
+    .optional()
+    .describe("a retried request with the same key returns the same intermediate"),
+});
+
+export const CacertsFiles = z
+  .object({
+    "ca-cert.pem": z.string(),
+    "ca-key.pem": z.string().optional().describe("present for escrowed keys only"),
+    "cert-chain.pem": z.string(),
+    "root-cert.pem": z.string(),
+  })
+  .describe("the files of istiod's cacerts Secret");
+
+export const IssueResponse = z.object({ intermediate: Intermediate, cacerts: CacertsFiles });
+
+export const IntermediateParams = z.strictObject({ name: ClusterName });
+
+export const CacertsQuery = z.strictObject({
+  format: z.enum(["yaml", "json"]).default("yaml").describe("manifest format"),
+  type: z.enum(["opaque", "tls"]).default("opaque").describe("opaque: istiod's cacerts files; tls: kubernetes.io/tls"),
+  namespace: ClusterName.default("istio-system").describe("namespace of the Secret"),
+});

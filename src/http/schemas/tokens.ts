@@ -1,0 +1,26 @@
+import { z } from "zod";
+import { ClusterPattern, Timestamp } from "./common.js";
+
+const Role = z.enum(["admin", "provisioner", "auditor"]).describe("admin: everything; provisioner: clusters and intermediates; auditor: read-only");
+
+export const CreateTokenBody = z.strictObject({
+  name: z.string().min(1).max(100).regex(/^[\x20-\x7e]+$/, "must be printable ASCII").describe("what the token is for"),
+  role: Role,
+  clusters: z.array(ClusterPattern).max(32).optional().describe("provisioner only: limit to clusters matching these patterns"),
+  expiresAt: Timestamp.optional().describe("when the token stops working (default: never)"),
+});
+
+export const Token = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: Role,
+  clusters: z.array(z.string()).describe("cluster patterns; empty: all clusters"),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+
+export const CreatedToken = Token.extend({ token: z.string().describe("the bearer secret; shown only in this response") });
+
+export const TokenParams = z.strictObject({ id: z.string().min(1).max(64) });

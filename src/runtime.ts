@@ -1,0 +1,147 @@
+import "reflect-metadata";
+import * as x509 from "@peculiar/x509";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createCore, type Core } from "./ca/core.js";
+import { decodeMasterKey, envelopeVault, type KeyVault } from "./ca/key-vault.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import { DomainError, isDomainError } from "./errors.js";
+import { openDatabase, type Db } from "./store/database.js";
+import { sqliteMetaStore } from "./store/meta-store.js";
+import { loadMigrations, migrate, migrationsCurrent } from "./store/migrate.js";
+import { sqliteStore } from "./store/sqlite-store.js";
+
+export const DB_FILE = "meshroot.db";
+export const DEV_MASTER_KEY_FILE = "master.key";
+export const ADMIN_TOKEN_FILE = "admin.token";
+const KEY_CHECK = "master_key_check";
+const KEY_CHECK_PLAINTEXT = "meshroot master key check v1";
+
+export interface Runtime {
+  db: Db;
+  core: Core;
+  vault: KeyVault;
+  clock: Clock;
+  /** Readiness: database reachable, migrations applied, master key loaded. */
+  readiness(): { ready: boolean; checks: Record<string, boolean> };
+  close(): void;
+}
+
+export interface Notice {
+  (level: "info" | "warn", message: string): void;
+}
+
+x509.cryptoProvider.set(globalThis.crypto);
+
+/**
+ * Opens meshroot's data directory: creates it (0700), loads or (development, fresh directory)
+ * generates the master key, opens and migrates the database, and checks that the master key is
+ * the one the database was sealed under. Throws DomainError `config_invalid` or
+ * `master_key_mismatch` with a message for the operator.
+ */
+export async function openRuntime(config: Readonly<Config>, notice: Notice, clock: Clock = systemClock): Promise<Runtime> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dbPath = join(config.dataDir, DB_FILE);
+  const fresh = !existsSync(dbPath);
+  const vault = envelopeVault(loadMasterKey(config, fresh, notice));
+  const db = openDatabase(dbPath);
+  try {
+    const migrations = loadMigrations();
+    migrate(db, migrations, () => clock.now().getTime());
+    await checkMasterKey(db, vault);
+    const core = createCore({ store: sqliteStore(db), vault, crypto: globalThis.crypto, clock });
+    return {
+      db,
+      core,
+      vault,
+      clock,
+      readiness() {
+        let database = false;
+        let migrated = false;
+        try {
+          database = db.prepare("SELECT 1 AS ok").get() !== undefined;
+          migrated = migrationsCurrent(db, migrations);
+        } catch {
+          /* reported as not ready */
+        }
+        const checks = { database, migrations: migrated, masterKey: true };
+        return { ready: database && migrated, checks };
+      },
+      close: () => db.close(),
+    };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function loadMasterKey(config: Readonly<Config>, freshDatabase: boolean, notice: Notice): Uint8Array {
+  if (config.masterKey) return decodeMasterKey(config.masterKey, "MESHROOT_MASTER_KEY");
+  if (config.masterKeyFile) {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(config.masterKeyFile);
+    } catch (err) {
+      throw new DomainError("config_invalid", `MESHROOT_MASTER_KEY_FILE ${config.masterKeyFile} cannot be read: ${(err as Error).message}`);
+    }
+    return decodeMasterKey(raw, `MESHROOT_MASTER_KEY_FILE ${config.masterKeyFile}`);
+  }
+  // Development only (config refuses production without an explicit key).
+  const devFile = join(config.dataDir, DEV_MASTER_KEY_FILE);
+  if (existsSync(devFile)) return decodeMasterKey(readFileSync(devFile), devFile);
+  if (!freshDatabase) {
+    throw new DomainError(
+      "config_invalid",
+      `${join(config.dataDir, DB_FILE)} exists but no master key is configured and ${devFile} is missing: set MESHROOT_MASTER_KEY_FILE to the key this database was created with`,
+    );
+  }
+  const key = randomBytes(32);
+  writeFileSync(devFile, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(devFile, 0o600);
+  notice(
+    "warn",
+    `DEVELOPMENT MODE: generated a master key at ${devFile} (mode 0600). Anyone who reads it can decrypt every CA key in ${config.dataDir}. In production set MESHROOT_ENV=production and MESHROOT_MASTER_KEY_FILE.`,
+  );
+  return key;
+}
+
+async function checkMasterKey(db: Db, vault: KeyVault): Promise<void> {
+  const meta = sqliteMetaStore(db);
+  const stored = meta.get(KEY_CHECK);
+  if (stored === undefined) {
+    const sealed = await vault.seal(Buffer.from(KEY_CHECK_PLAINTEXT), KEY_CHECK);
+    meta.insert(KEY_CHECK, Buffer.from(sealed).toString("base64"));
+    return;
+  }
+  try {
+    await vault.open(Buffer.from(stored, "base64"), KEY_CHECK);
+  } catch (err) {
+    if (isDomainError(err)) {
+      throw new DomainError(
+        "master_key_mismatch",
+        `the configured master key (id ${vault.keyId}) is not the one this database was created with: ${err.message}`,
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Creates the bootstrap admin token on first start: MESHROOT_ADMIN_TOKEN if set, else random.
+ * Returns the secret when one was created now, undefined when tokens already exist.
+ */
+export async function bootstrapAdminToken(runtime: Runtime, config: Readonly<Config>): Promise<string | undefined> {
+  if (await runtime.core.tokens.bootstrapped()) return undefined;
+  const { secret } = await runtime.core.tokens.create({ name: "bootstrap-admin", role: "admin", secret: config.adminToken });
+  return secret;
+}
+
+/** Writes the bootstrap admin token to `<data>/admin.token` (0600), once. Returns the path. */
+export function writeAdminTokenFile(config: Readonly<Config>, secret: string): string {
+  const path = join(config.dataDir, ADMIN_TOKEN_FILE);
+  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return path;
+}

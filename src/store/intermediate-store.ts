@@ -1,0 +1,130 @@
+import type { IntermediateRecord, IntermediateStore } from "../ca/store.js";
+import { DomainError } from "../errors.js";
+import { isUniqueViolation, toDate, type Db } from "./database.js";
+
+interface IntermediateRow {
+  serial: string;
+  cluster: string;
+  trust_domain: string;
+  root_serial: string;
+  generation: number;
+  status: IntermediateRecord["status"];
+  custody: IntermediateRecord["custody"];
+  key_algorithm: IntermediateRecord["keyAlgorithm"];
+  cert_pem: string;
+  sealed_key: Buffer | null;
+  fingerprint_sha256: string;
+  not_before: number;
+  not_after: number;
+  rotate_after: number;
+  supersedes: string | null;
+  superseded_by: string | null;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: number;
+}
+
+const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
+  serial: r.serial,
+  cluster: r.cluster,
+  trustDomain: r.trust_domain,
+  rootSerial: r.root_serial,
+  generation: r.generation,
+  status: r.status,
+  custody: r.custody,
+  keyAlgorithm: r.key_algorithm,
+  certPem: r.cert_pem,
+  sealedKey: r.sealed_key && new Uint8Array(r.sealed_key),
+  fingerprintSha256: r.fingerprint_sha256,
+  notBefore: new Date(r.not_before),
+  notAfter: new Date(r.not_after),
+  rotateAfter: new Date(r.rotate_after),
+  supersedes: r.supersedes,
+  supersededBy: r.superseded_by,
+  revokedAt: toDate(r.revoked_at),
+  revocationReason: r.revocation_reason,
+  idempotencyKey: r.idempotency_key,
+  requestHash: r.request_hash,
+  createdAt: new Date(r.created_at),
+});
+
+/** Columns of an intermediate plus the serial of the generation that superseded it. */
+const SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
+  FROM intermediates i`;
+
+/** Intermediates in SQLite; issuance and supersession commit in one transaction. */
+export function sqliteIntermediateStore(db: Db): IntermediateStore {
+  const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody,
+      key_algorithm, cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at,
+      revocation_reason, idempotency_key, request_hash, created_at)
+    VALUES (@serial, @cluster, @trustDomain, @rootSerial, @generation, @status, @custody, @keyAlgorithm, @certPem, @sealedKey,
+      @fingerprintSha256, @notBefore, @notAfter, @rotateAfter, @supersedes, @revokedAt, @revocationReason, @idempotencyKey,
+      @requestHash, @createdAt)`);
+  const supersede = db.prepare("UPDATE intermediates SET status = 'superseded' WHERE cluster = ? AND status = 'active'");
+  const bySerial = db.prepare(`${SELECT} WHERE i.serial = ?`);
+  const byIdempotencyKey = db.prepare(`${SELECT} WHERE i.cluster = ? AND i.idempotency_key = ?`);
+  const active = db.prepare(`${SELECT} WHERE i.cluster = ? AND i.status = 'active'`);
+  const latest = db.prepare(`${SELECT} WHERE i.cluster = ? ORDER BY i.generation DESC LIMIT 1`);
+  const latestGeneration = db.prepare("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = ?");
+  const page = db.prepare(`${SELECT} WHERE i.cluster = @cluster AND i.generation < @before ORDER BY i.generation DESC LIMIT @limit`);
+
+  const issue = db.transaction((rec: IntermediateRecord): { record: IntermediateRecord; created: boolean } => {
+    if (rec.idempotencyKey !== null) {
+      const earlier = byIdempotencyKey.get(rec.cluster, rec.idempotencyKey) as IntermediateRow | undefined;
+      if (earlier) return { record: toIntermediate(earlier), created: false };
+    }
+    const { g } = latestGeneration.get(rec.cluster) as { g: number | null };
+    if ((g ?? 0) !== rec.generation - 1) {
+      throw new DomainError(
+        "rotation_in_progress",
+        `another issuance for cluster ${rec.cluster} committed generation ${g} first; retry to issue the next one`,
+      );
+    }
+    supersede.run(rec.cluster);
+    insert.run({
+      ...rec,
+      sealedKey: rec.sealedKey && Buffer.from(rec.sealedKey),
+      notBefore: rec.notBefore.getTime(),
+      notAfter: rec.notAfter.getTime(),
+      rotateAfter: rec.rotateAfter.getTime(),
+      revokedAt: rec.revokedAt?.getTime() ?? null,
+      createdAt: rec.createdAt.getTime(),
+    });
+    return { record: rec, created: true };
+  });
+
+  return {
+    async insertIntermediate(record) {
+      try {
+        return issue.immediate(record);
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`);
+        }
+        throw err;
+      }
+    },
+    async getIntermediate(serial) {
+      const row = bySerial.get(serial) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async getIntermediateByIdempotencyKey(cluster, key) {
+      const row = byIdempotencyKey.get(cluster, key) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async getActiveIntermediate(cluster) {
+      const row = active.get(cluster) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async getLatestIntermediate(cluster) {
+      const row = latest.get(cluster) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async listIntermediates(cluster, p) {
+      const before = p.after === undefined ? Number.MAX_SAFE_INTEGER : Number(p.after);
+      return (page.all({ cluster, before, limit: p.limit }) as IntermediateRow[]).map(toIntermediate);
+    },
+  };
+}

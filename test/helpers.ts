@@ -1,0 +1,82 @@
+import * as x509 from "@peculiar/x509";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createCore, type Core } from "../src/ca/core.js";
+import { keyGenParams, signingAlgorithm, type KeyAlgorithm } from "../src/ca/key-algorithms.js";
+import { envelopeVault } from "../src/ca/key-vault.js";
+import { sqliteStore } from "../src/store/sqlite-store.js";
+import { fixedClock } from "../src/clock.js";
+import { openDatabase, type Db } from "../src/store/database.js";
+import { migrate } from "../src/store/migrate.js";
+import { buildApp, type App } from "../src/http/app.js";
+
+export const crypto = globalThis.crypto;
+export const T0 = "2026-01-15T12:00:00.000Z";
+export const MASTER_KEY = new Uint8Array(32).fill(7);
+
+/** A fresh migrated in-memory database with the core wired over it, at a fixed time. */
+export function testCore(at: string = T0) {
+  const db = openDatabase(":memory:");
+  migrate(db);
+  const clock = fixedClock(at);
+  const vault = envelopeVault(MASTER_KEY);
+  const core = createCore({ store: sqliteStore(db), vault, crypto, clock });
+  return { db, clock, vault, core };
+}
+
+export interface TestApp {
+  app: App;
+  core: Core;
+  db: Db;
+  clock: ReturnType<typeof fixedClock>;
+  admin: string;
+  auth: (token?: string) => { authorization: string };
+}
+
+/** A built (not listening) app over a fresh database, with a bootstrap admin token. */
+export async function testApp(at: string = T0): Promise<TestApp> {
+  const { db, clock, core } = testCore(at);
+  const app = await buildApp({ core, clock, readiness: () => ({ ready: true, checks: { database: true } }) });
+  const { secret } = await core.tokens.create({ name: "admin", role: "admin" });
+  return { app, core, db, clock, admin: secret, auth: (token = secret) => ({ authorization: `Bearer ${token}` }) };
+}
+
+export async function generateKeys(alg: KeyAlgorithm): Promise<CryptoKeyPair> {
+  return (await crypto.subtle.generateKey(keyGenParams(alg), true, ["sign", "verify"])) as CryptoKeyPair;
+}
+
+/** A PKCS#10 CSR PEM for a fresh key of `alg`, with a subject and extensions meshroot must ignore. */
+export async function makeCsr(alg: KeyAlgorithm = "ecdsa-p256"): Promise<{ pem: string; keys: CryptoKeyPair }> {
+  const keys = await generateKeys(alg);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: "CN=attacker chosen, O=Evil",
+    keys,
+    signingAlgorithm: signingAlgorithm(alg),
+    extensions: [new x509.BasicConstraintsExtension(true, 5, true), new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])],
+  });
+  return { pem: csr.toString("pem"), keys };
+}
+
+/** Parses a PEM certificate. */
+export function cert(pem: string): x509.X509Certificate {
+  return new x509.X509Certificate(pem);
+}
+
+/** A temp directory that lives until the OS cleans /tmp. */
+export function tempDir(prefix = "meshroot-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Runs openssl with args; returns stdout, throws with stderr on a non-zero exit. */
+export function openssl(args: string[], input?: string): string {
+  return execFileSync("openssl", args, { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/** Writes files into a new temp dir and returns its path. */
+export function writeFiles(files: Record<string, string>): string {
+  const dir = tempDir();
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
