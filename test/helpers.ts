@@ -80,3 +80,9 @@ export function writeFiles(files: Record<string, string>): string {
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   return dir;
 }
+
+/** Row counts of every data table: equal before and after a refused request means nothing was written. */
+export function rowCounts(db: Db): Record<string, number> {
+  const tables = ["trust_domains", "roots", "clusters", "intermediates", "api_tokens", "meta"];
+  return Object.fromEntries(tables.map((t) => [t, (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
+}

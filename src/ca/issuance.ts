@@ -209,8 +209,9 @@ export type IssuanceService = ReturnType<typeof issuanceService>;
 
 /**
  * notBefore (backdated one minute), notAfter (validity, clamped to the root's notAfter) and
- * rotateAfter (the same fraction of the actual lifetime as renew-before is of the policy
- * validity: two thirds by default). Throws `root_expired` when the root has under a day left.
+ * rotateAfter (renew-before ahead of notAfter: one third of the validity by default; shrunk in
+ * proportion when the root's expiry clamps the lifetime). Throws `root_expired` when the root
+ * has under a day left.
  */
 export function validityWindow(
   policy: ClusterPolicy,
@@ -219,13 +220,16 @@ export function validityWindow(
 ): { notBefore: Date; notAfter: Date; rotateAfter: Date } {
   // X.509 times have whole seconds; the record must hold exactly what the certificate says.
   const t = Math.floor(now.getTime() / 1000) * 1000;
-  const notBefore = new Date(t - BACKDATE_MS);
-  const notAfter = new Date(Math.min(t + policy.validityDays * DAY_MS, Math.floor(rootNotAfter.getTime() / 1000) * 1000));
-  if (notAfter.getTime() - now.getTime() < DAY_MS) {
+  const policyLife = policy.validityDays * DAY_MS;
+  const notAfterMs = Math.min(t + policyLife, Math.floor(rootNotAfter.getTime() / 1000) * 1000);
+  if (notAfterMs - now.getTime() < DAY_MS) {
     throw new DomainError("root_expired", `the root expires at ${rootNotAfter.toISOString()}: too soon to issue under it`);
   }
-  const renewBeforeDays = policy.renewBeforeDays ?? policy.validityDays / 3;
-  const fraction = 1 - renewBeforeDays / policy.validityDays;
-  const rotateAfter = new Date(notBefore.getTime() + Math.round((notAfter.getTime() - notBefore.getTime()) * fraction));
-  return { notBefore, notAfter, rotateAfter };
+  const renewBefore = (policy.renewBeforeDays ?? policy.validityDays / 3) * DAY_MS;
+  const scale = Math.min(1, (notAfterMs - t) / policyLife);
+  return {
+    notBefore: new Date(t - BACKDATE_MS),
+    notAfter: new Date(notAfterMs),
+    rotateAfter: new Date(notAfterMs - Math.round(renewBefore * scale)),
+  };
 }

@@ -1,4 +1,4 @@
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, createPublicKey } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
 import { keyAlgorithmOf, keyGenParams, keyImportParams, type KeyAlgorithm } from "./key-algorithms.js";
@@ -45,7 +45,7 @@ export function parsePrivateKeyPem(pem: string, field: string): ParsedPrivateKey
   } catch {
     throw new DomainError("invalid_pem", `${field}: the ${block.label} could not be decoded`);
   }
-  const spki = new Uint8Array(key.export({ format: "der", type: "spki" } as never) as unknown as Buffer);
+  const spki = new Uint8Array(createPublicKey(key).export({ format: "der", type: "spki" }));
   const algorithm = keyAlgorithmOf(new x509.PublicKey(spki).algorithm, field);
   const pkcs8 = new Uint8Array(key.export({ format: "der", type: "pkcs8" }));
   return { pkcs8, algorithm, spki };

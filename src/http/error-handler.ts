@@ -99,8 +99,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = FASTIFY_CODES[err.code] ?? (err instanceof SyntaxError ? "invalid_json" : "bad_request");
-      const detail = code === "invalid_json" ? `the body is not valid JSON: ${err.message}` : err.message;
-      return sendProblem(request, reply, status, code, detail);
+      return sendProblem(request, reply, status, code, err.message);
     }
     return internal(err, request, reply);
   });

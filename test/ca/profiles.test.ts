@@ -91,9 +91,8 @@ describe("intermediate profile", () => {
     expect(inter.notAfter.toISOString()).toBe(new Date(new Date(T0).getTime() + 365 * DAY_MS).toISOString());
     expect(issued.record.notAfter.getTime()).toBe(inter.notAfter.getTime());
     expect(issued.record.notBefore.getTime()).toBe(inter.notBefore.getTime());
-    // Rotation is due after two thirds of the lifetime by default.
-    const life = inter.notAfter.getTime() - inter.notBefore.getTime();
-    expect(issued.record.rotateAfter.getTime()).toBe(inter.notBefore.getTime() + Math.round((life * 2) / 3));
+    // Rotation is due one third of the validity before expiry by default.
+    expect(issued.record.rotateAfter.getTime()).toBe(inter.notAfter.getTime() - Math.round((365 * DAY_MS) / 3));
   });
 
   it.each(["ecdsa-p384", "rsa-3072"] as const)("is signed with the root's algorithm (%s root)", async (alg) => {
@@ -106,6 +105,9 @@ describe("intermediate profile", () => {
     const { root, inter, issued } = await issueUnder("ecdsa-p256", "ecdsa-p256", 100);
     expect(inter.notAfter.getTime()).toBe(root.notAfter.getTime());
     expect(issued.record.notAfter.getTime()).toBe(root.notAfter.getTime());
+    // The lifetime shrank to about 100 of 365 days: renew-before shrinks in proportion.
+    const life = inter.notAfter.getTime() - new Date(T0).getTime();
+    expect(inter.notAfter.getTime() - issued.record.rotateAfter.getTime()).toBe(Math.round((365 * DAY_MS) / 3 * (life / (365 * DAY_MS))));
   });
 
   it("takes only the public key from a CSR: subject and extensions come from the profile", async () => {

@@ -26,8 +26,8 @@ export const IssueBody = z
   .strictObject({
     csrPem: PemText("PKCS#10 CSR (PEM) for external key custody; omit to let meshroot generate and escrow the key").optional(),
   })
-  .optional()
-  .describe("{} for an escrowed key, { csrPem } for an external one");
+  .nullish()
+  .describe("{} (or no body) for an escrowed key, { csrPem } for an external one");
 
 export const IssueHeaders = z.object({
   "idempotency-key": z

@@ -1,0 +1,21 @@
+import "reflect-metadata";
+import { createCore } from "../src/ca/core.js";
+import { envelopeVault } from "../src/ca/key-vault.js";
+import { systemClock } from "../src/clock.js";
+import { buildApp } from "../src/http/app.js";
+import { openDatabase } from "../src/store/database.js";
+import { migrate } from "../src/store/migrate.js";
+import { sqliteStore } from "../src/store/sqlite-store.js";
+
+/** The OpenAPI document as the app generates it from its route schemas, as pretty JSON. */
+export async function openApiDocument(): Promise<string> {
+  const db = openDatabase(":memory:");
+  migrate(db);
+  const core = createCore({ store: sqliteStore(db), vault: envelopeVault(new Uint8Array(32)), crypto: globalThis.crypto, clock: systemClock });
+  const app = await buildApp({ core, clock: systemClock, readiness: () => ({ ready: true, checks: {} }) });
+  await app.ready();
+  const doc = `${JSON.stringify(app.swagger(), null, 2)}\n`;
+  await app.close();
+  db.close();
+  return doc;
+}

@@ -1,0 +1,137 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DAY_MS } from "../../src/clock.js";
+import { testApp, type TestApp } from "../helpers.js";
+
+type Access = "public" | "any" | "provisioner" | "admin";
+type Caller = "none" | "garbage" | "revoked" | "expired" | "admin" | "provisioner" | "scopedIn" | "scopedOut" | "auditor";
+
+interface RouteCase {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  path: string;
+  access: Access;
+  ok: number;
+  url: () => string | Promise<string>;
+  body?: () => unknown;
+}
+
+let seq = 0;
+const next = () => ++seq;
+
+let t: TestApp;
+const secrets = {} as Record<Caller, string | undefined>;
+
+const routes: RouteCase[] = [
+  { method: "POST", path: "/v1/trust-domains", access: "admin", ok: 201, url: () => "/v1/trust-domains", body: () => ({ name: `td${next()}.example` }) },
+  { method: "GET", path: "/v1/trust-domains", access: "any", ok: 200, url: () => "/v1/trust-domains" },
+  { method: "GET", path: "/v1/trust-domains/{name}", access: "any", ok: 200, url: () => "/v1/trust-domains/cluster.local" },
+  { method: "GET", path: "/v1/trust-domains/{name}/bundle", access: "public", ok: 200, url: () => "/v1/trust-domains/cluster.local/bundle" },
+  { method: "POST", path: "/v1/clusters", access: "provisioner", ok: 201, url: () => "/v1/clusters", body: () => ({ name: `prod-n${next()}`, trustDomain: "cluster.local" }) },
+  { method: "GET", path: "/v1/clusters", access: "any", ok: 200, url: () => "/v1/clusters" },
+  { method: "GET", path: "/v1/clusters/{name}", access: "any", ok: 200, url: () => "/v1/clusters/prod-a" },
+  { method: "PATCH", path: "/v1/clusters/{name}", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a", body: () => ({ labels: { n: String(next()) } }) },
+  { method: "POST", path: "/v1/clusters/{name}/intermediates", access: "provisioner", ok: 201, url: () => "/v1/clusters/prod-a/intermediates", body: () => ({}) },
+  { method: "GET", path: "/v1/clusters/{name}/intermediates", access: "any", ok: 200, url: () => "/v1/clusters/prod-a/intermediates" },
+  { method: "GET", path: "/v1/clusters/{name}/cacerts", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a/cacerts" },
+  { method: "POST", path: "/v1/tokens", access: "admin", ok: 201, url: () => "/v1/tokens", body: () => ({ name: "t", role: "auditor" }) },
+  { method: "GET", path: "/v1/tokens", access: "admin", ok: 200, url: () => "/v1/tokens" },
+  {
+    method: "DELETE",
+    path: "/v1/tokens/{id}",
+    access: "admin",
+    ok: 200,
+    url: async () => `/v1/tokens/${(await t.core.tokens.create({ name: "victim", role: "auditor" })).record.id}`,
+  },
+  { method: "GET", path: "/healthz", access: "public", ok: 200, url: () => "/healthz" },
+  { method: "GET", path: "/readyz", access: "public", ok: 200, url: () => "/readyz" },
+];
+
+function expected(access: Access, caller: Caller, ok: number): number {
+  if (access === "public") return ok;
+  if (caller === "none" || caller === "garbage" || caller === "revoked" || caller === "expired") return 401;
+  if (access === "any") return ok;
+  if (caller === "admin") return ok;
+  if (access === "admin" || caller === "auditor") return 403;
+  return caller === "scopedOut" ? 403 : ok;
+}
+
+beforeAll(async () => {
+  t = await testApp();
+  await t.core.trustDomains.create({ name: "cluster.local" });
+  await t.core.clusters.register({ name: "prod-a", trustDomain: "cluster.local" });
+  await t.core.issuance.issue("prod-a", {});
+  const make = async (role: "provisioner" | "auditor", clusterPatterns?: string[]) =>
+    (await t.core.tokens.create({ name: role, role, clusterPatterns })).secret;
+  secrets.none = undefined;
+  secrets.garbage = "mrt_not-a-real-token";
+  secrets.admin = t.admin;
+  secrets.provisioner = await make("provisioner");
+  secrets.scopedIn = await make("provisioner", ["prod-*"]);
+  secrets.scopedOut = await make("provisioner", ["dev-*", "staging"]);
+  secrets.auditor = await make("auditor");
+  const revoked = await t.core.tokens.create({ name: "revoked", role: "admin" });
+  await t.core.tokens.revoke(revoked.record.id);
+  secrets.revoked = revoked.secret;
+  const expired = await t.core.tokens.create({ name: "expired", role: "admin", expiresAt: new Date(t.clock.now().getTime() + 1000) });
+  secrets.expired = expired.secret;
+  t.clock.advance(2000);
+});
+
+const callers: Caller[] = ["none", "garbage", "revoked", "expired", "admin", "provisioner", "scopedIn", "scopedOut", "auditor"];
+
+describe("authorization matrix: every route × every caller", () => {
+  it("covers every route in the OpenAPI document", async () => {
+    const doc = (await t.app.inject({ url: "/openapi.json" })).json() as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(routes.map((r) => `${r.method} ${r.path}`).sort()).toEqual(documented.sort());
+  });
+
+  for (const route of routes) {
+    for (const caller of callers) {
+      const want = expected(route.access, caller, route.ok);
+      it(`${route.method} ${route.path} as ${caller} → ${want}`, async () => {
+        const secret = secrets[caller];
+        const res = await t.app.inject({
+          method: route.method,
+          url: await route.url(),
+          headers: secret ? { authorization: `Bearer ${secret}` } : {},
+          ...(route.body ? { payload: route.body() as object } : {}),
+        });
+        expect(res.statusCode, res.body).toBe(want);
+        if (want === 401 || want === 403) {
+          expect(res.headers["content-type"]).toContain("application/problem+json");
+          expect(res.json().code).toBe(want === 401 ? "unauthorized" : "forbidden");
+        }
+        if (want === 401) expect(res.headers["www-authenticate"]).toContain("Bearer");
+      });
+    }
+  }
+
+  it("says why a token is refused", async () => {
+    const get = async (secret: string) => (await t.app.inject({ url: "/v1/clusters", headers: { authorization: `Bearer ${secret}` } })).json().detail;
+    expect(await get(secrets.revoked!)).toMatch(/revoked/);
+    expect(await get(secrets.expired!)).toMatch(/expired/);
+    const res = await t.app.inject({ url: "/v1/clusters", headers: { authorization: `Basic ${secrets.admin}` } });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().detail).toMatch(/Bearer/);
+  });
+
+  it("a scoped provisioner may not register a cluster outside its patterns, and nothing is written", async () => {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/clusters",
+      headers: { authorization: `Bearer ${secrets.scopedIn}` },
+      payload: { name: "dev-x", trustDomain: "cluster.local" },
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().detail).toContain("prod-*");
+    expect(await t.core.clusters.get("dev-x").catch((e: { code: string }) => e.code)).toBe("cluster_not_found");
+  });
+
+  it("expiry is checked against the injected clock", async () => {
+    const tok = await t.core.tokens.create({ name: "soon", role: "auditor", expiresAt: new Date(t.clock.now().getTime() + DAY_MS) });
+    const call = () => t.app.inject({ url: "/v1/clusters", headers: { authorization: `Bearer ${tok.secret}` } });
+    expect((await call()).statusCode).toBe(200);
+    t.clock.advance(DAY_MS);
+    expect((await call()).statusCode).toBe(401);
+  });
+});
