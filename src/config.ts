@@ -14,7 +14,12 @@ const envSchema = z
     MESHROOT_ENV: z.enum(["development", "production"]).default("development"),
     MESHROOT_DATA_DIR: z.string().min(1).default("./data"),
     MESHROOT_HOST: z.string().min(1).default("127.0.0.1"),
-    MESHROOT_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    MESHROOT_PORT: z.coerce
+      .number({ message: "must be a port number (0-65535)" })
+      .int("must be a port number (0-65535)")
+      .min(0, "must be a port number (0-65535)")
+      .max(65535, "must be a port number (0-65535)")
+      .default(8080),
     MESHROOT_MASTER_KEY_FILE: optionalPath,
     MESHROOT_MASTER_KEY: z.string().min(1).optional(),
     MESHROOT_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").max(512).optional(),

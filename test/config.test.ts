@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../src/config.js";
+
+const problems = (env: Record<string, string>) => {
+  try {
+    parseConfig(env);
+    return [];
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+};
+
+describe("configuration", () => {
+  it("has the documented defaults and is frozen", () => {
+    const c = parseConfig({});
+    expect(c).toMatchObject({ env: "development", host: "127.0.0.1", port: 8080, logLevel: "info", tls: undefined, publicUrl: undefined });
+    expect(c.dataDir).toMatch(/\/data$/);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(parseConfig({ MESHROOT_PORT: "", MESHROOT_ADMIN_TOKEN: "" }).port).toBe(8080);
+  });
+
+  it("names each bad value", () => {
+    expect(problems({ MESHROOT_PORT: "http", MESHROOT_LOG_LEVEL: "loud", MESHROOT_ENV: "prod" }).join("\n")).toMatch(
+      /MESHROOT_ENV[\s\S]*MESHROOT_PORT[\s\S]*MESHROOT_LOG_LEVEL|MESHROOT_PORT/,
+    );
+    expect(problems({ MESHROOT_PORT: "70000" })[0]).toMatch(/^MESHROOT_PORT:/);
+    expect(problems({ MESHROOT_ADMIN_TOKEN: "short" })[0]).toMatch(/MESHROOT_ADMIN_TOKEN: must be at least 32/);
+    expect(problems({ MESHROOT_PUBLIC_URL: "not a url" })[0]).toMatch(/^MESHROOT_PUBLIC_URL:/);
+  });
+
+  it("production refuses to start without an explicit master key", () => {
+    expect(problems({ MESHROOT_ENV: "production" })[0]).toMatch(/production needs an explicit master key/);
+    expect(problems({ MESHROOT_ENV: "production", MESHROOT_MASTER_KEY_FILE: "/run/secrets/k" })).toEqual([]);
+    expect(problems({ MESHROOT_MASTER_KEY_FILE: "/k", MESHROOT_MASTER_KEY: "x" })[0]).toMatch(/not both/);
+  });
+
+  it("refuses a non-loopback address without TLS unless explicitly allowed", () => {
+    expect(problems({ MESHROOT_HOST: "0.0.0.0" })[0]).toMatch(/MESHROOT_ALLOW_INSECURE_HTTP/);
+    expect(problems({ MESHROOT_HOST: "0.0.0.0", MESHROOT_ALLOW_INSECURE_HTTP: "true" })).toEqual([]);
+    expect(problems({ MESHROOT_HOST: "0.0.0.0", MESHROOT_TLS_CERT_FILE: "/c", MESHROOT_TLS_KEY_FILE: "/k" })).toEqual([]);
+    expect(problems({ MESHROOT_HOST: "localhost" })).toEqual([]);
+    expect(problems({ MESHROOT_HOST: "::1" })).toEqual([]);
+  });
+
+  it("needs TLS files in pairs, and TLS for client certificates", () => {
+    expect(problems({ MESHROOT_TLS_CERT_FILE: "/c" })[0]).toMatch(/go together/);
+    expect(problems({ MESHROOT_TLS_CLIENT_CA_FILE: "/ca" })[0]).toMatch(/needs TLS/);
+  });
+});
