@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { Cron } from "croner";
 import { z } from "zod";
 
 const bool = z
@@ -28,6 +29,16 @@ const envSchema = z
     MESHROOT_TLS_KEY_FILE: optionalPath,
     MESHROOT_TLS_CLIENT_CA_FILE: optionalPath,
     MESHROOT_ALLOW_INSECURE_HTTP: bool.default(false),
+    MESHROOT_ROTATION_SCHEDULE: z
+      .string()
+      .refine(validCron, "must be a cron expression of five or six fields, e.g. '0 3 * * *' (03:00 UTC daily)")
+      .optional(),
+    MESHROOT_CRL_VALIDITY_HOURS: z.coerce
+      .number({ message: "must be a whole number of hours (1-2160)" })
+      .int("must be a whole number of hours (1-2160)")
+      .min(1, "must be a whole number of hours (1-2160)")
+      .max(2160, "must be a whole number of hours (1-2160)")
+      .default(168),
     MESHROOT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
@@ -63,6 +74,8 @@ export interface Config {
   publicUrl: string | undefined;
   tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
   logLevel: string;
+  rotationSchedule: string | undefined;
+  crlValidityMs: number;
 }
 
 export class ConfigError extends Error {
@@ -96,7 +109,18 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
       ? { certFile: e.MESHROOT_TLS_CERT_FILE, keyFile: e.MESHROOT_TLS_KEY_FILE!, clientCaFile: e.MESHROOT_TLS_CLIENT_CA_FILE }
       : undefined,
     logLevel: e.MESHROOT_LOG_LEVEL,
+    rotationSchedule: e.MESHROOT_ROTATION_SCHEDULE,
+    crlValidityMs: e.MESHROOT_CRL_VALIDITY_HOURS * 3_600_000,
   });
+}
+
+function validCron(expr: string): boolean {
+  try {
+    new Cron(expr, { paused: true, timezone: "UTC" }).stop();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isLoopback(host: string): boolean {

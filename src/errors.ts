@@ -27,7 +27,14 @@ export type ErrorCode =
   | "forbidden"
   | "decryption_failed"
   | "master_key_mismatch"
-  | "config_invalid";
+  | "config_invalid"
+  | "certificate_not_found"
+  | "already_revoked"
+  | "invalid_crl"
+  | "crl_stale"
+  | "crl_incomplete"
+  | "escrowed_custody"
+  | "crl_conflict";
 
 export interface FieldError {
   path: string;

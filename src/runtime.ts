@@ -51,7 +51,14 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
     const migrations = loadMigrations();
     migrate(db, migrations, () => clock.now().getTime());
     await checkMasterKey(db, vault);
-    const core = createCore({ store: sqliteStore(db), vault, crypto: globalThis.crypto, clock });
+    const core = createCore({
+      store: sqliteStore(db),
+      vault,
+      crypto: globalThis.crypto,
+      clock,
+      publicUrl: config.publicUrl,
+      crlValidityMs: config.crlValidityMs,
+    });
     return {
       db,
       core,

@@ -13,6 +13,8 @@ export interface CacertsFiles {
   "ca-key.pem"?: string;
   "cert-chain.pem": string;
   "root-cert.pem": string;
+  /** Optional (Istio >= 1.27): concatenated PEM CRLs. */
+  "ca-crl.pem"?: string;
 }
 
 /**

@@ -2,6 +2,9 @@ import type { Clock } from "../clock.js";
 import { clusterService } from "./clusters.js";
 import { issuanceService } from "./issuance.js";
 import type { KeyVault } from "./key-vault.js";
+import { revocationService } from "./revocation.js";
+import { rotationService } from "./rotation.js";
+import { signerCache } from "./signers.js";
 import type { Store } from "./store.js";
 import { tokenService } from "./tokens.js";
 import { trustDomainService } from "./trust-domains.js";
@@ -12,14 +15,22 @@ export interface CoreDeps {
   /** The WebCrypto provider every key operation goes through (Node's own by default). */
   crypto: Crypto;
   clock: Clock;
+  /** Base URL put in CRL distribution points and AIA of new intermediates. */
+  publicUrl?: string | undefined;
+  /** Validity of the CRLs meshroot signs, in milliseconds (default 7 days). */
+  crlValidityMs?: number | undefined;
 }
 
 /** Wires the core services over one store, vault, crypto provider and clock. */
 export function createCore(deps: CoreDeps) {
+  const signers = signerCache(deps);
+  const issuance = issuanceService({ ...deps, signers });
   return {
     trustDomains: trustDomainService(deps),
     clusters: clusterService(deps),
-    issuance: issuanceService(deps),
+    issuance,
+    revocation: revocationService({ ...deps, signers }),
+    rotation: rotationService({ ...deps, issuance }),
     tokens: tokenService(deps),
   };
 }

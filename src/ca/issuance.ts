@@ -1,15 +1,17 @@
-import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock.js";
 import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { cacertsFiles, type CacertsFiles } from "./cacerts.js";
-import { certPem, fingerprintSha256, signIntermediate, type SigningRoot } from "./certificates.js";
+import { certPem, fingerprintSha256, signIntermediate } from "./certificates.js";
 import { verifyCsr } from "./csr.js";
-import { exportPkcs8, generateKeyPair, importPkcs8, pkcs8Pem } from "./keys.js";
+import { exportPkcs8, generateKeyPair, pkcs8Pem } from "./keys.js";
 import type { KeyVault } from "./key-vault.js";
 import { newSerial } from "./serial.js";
 import type { ClusterPolicy, ClusterRecord, IntermediateRecord, Page, RootRecord, Store } from "./store.js";
-import { rootKeyAad, trustBundle } from "./trust-domains.js";
+import { intermediateKeyAad, type SignerCache } from "./signers.js";
+import { trustBundle } from "./trust-domains.js";
+
+
 
 /** How far notBefore is set back, for clocks that run a little behind. */
 export const BACKDATE_MS = 60_000;
@@ -41,40 +43,18 @@ type Deps = {
     | "listIntermediates"
   >;
   vault: KeyVault;
+  signers: SignerCache;
   crypto: Crypto;
   clock: Clock;
+  /** Base URL for the CRL distribution point and AIA of new intermediates. */
+  publicUrl?: string | undefined;
 };
-
-/** The AAD that binds an intermediate's sealed key to its row. */
-export function intermediateKeyAad(serial: string): string {
-  return `intermediate:${serial}`;
-}
 
 /**
  * Issuance in a fixed order: validate the request → apply the profile → enforce policy → sign →
  * commit (superseding the previous generation in the same transaction).
  */
-export function issuanceService({ store, vault, crypto, clock }: Deps) {
-  const signingRoots = new Map<string, Promise<SigningRoot>>();
-
-  function loadSigningRoot(root: RootRecord): Promise<SigningRoot> {
-    let cached = signingRoots.get(root.serial);
-    if (!cached) {
-      cached = (async () => {
-        const pkcs8 = await vault.open(root.sealedKey, rootKeyAad(root.serial));
-        return {
-          cert: new x509.X509Certificate(root.certPem),
-          keyAlgorithm: root.keyAlgorithm,
-          keyId: root.keyId,
-          privateKey: await importPkcs8(crypto, pkcs8, root.keyAlgorithm),
-        };
-      })();
-      cached.catch(() => signingRoots.delete(root.serial));
-      signingRoots.set(root.serial, cached);
-    }
-    return cached;
-  }
-
+export function issuanceService({ store, vault, signers, crypto, clock, publicUrl }: Deps) {
   async function requireCluster(name: string): Promise<ClusterRecord> {
     const cluster = await store.getCluster(name);
     if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
@@ -124,7 +104,7 @@ export function issuanceService({ store, vault, crypto, clock }: Deps) {
       if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
       const now = clock.now();
       const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
-      const [root, latest] = await Promise.all([loadSigningRoot(rootRecord), store.getLatestIntermediate(clusterName)]);
+      const [root, latest] = await Promise.all([signers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
       const generation = (latest?.generation ?? 0) + 1;
 
       const keys = csr ? undefined : await generateKeyPair(crypto, cluster.policy.keyAlgorithm);
@@ -137,6 +117,12 @@ export function issuanceService({ store, vault, crypto, clock }: Deps) {
           generation,
           publicKey: csr ? csr.publicKey : keys!.publicKey,
           ...dates,
+          ...(publicUrl
+            ? {
+                crlUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`,
+                caIssuersUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/certificate`,
+              }
+            : {}),
         },
         root,
         crypto,

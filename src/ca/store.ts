@@ -142,4 +142,51 @@ export interface TokenStore {
   countTokens(): Promise<number>;
 }
 
-export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore;
+export interface CrlRecord {
+  issuerSerial: string;
+  issuerKind: "root" | "intermediate";
+  trustDomain: string;
+  /** Grows by one per issuer; the CRL number of the CRLs meshroot signs. */
+  seq: number;
+  crlNumber: number | null;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  entries: number;
+  der: Uint8Array;
+  uploaded: boolean;
+  createdAt: Date;
+}
+
+export interface Revocation {
+  serial: string;
+  revokedAt: Date;
+  reason: string;
+  /** The issuing root's CRL with this revocation in it, committed with it. */
+  crl: CrlRecord;
+}
+
+export interface CrlStore {
+  getLatestCrl(issuerSerial: string): Promise<CrlRecord | undefined>;
+  /** Inserts a CRL; throws `crl_conflict` when another CRL took the same seq first. */
+  insertCrl(crl: CrlRecord): Promise<void>;
+  /**
+   * Marks an intermediate revoked and inserts the root CRL that lists it, in one transaction.
+   * Throws `already_revoked`, `certificate_not_found`, `crl_conflict`.
+   */
+  revokeIntermediate(revocation: Revocation): Promise<IntermediateRecord>;
+  /**
+   * Marks a cluster decommissioned and, when given, revokes its active intermediate, in one
+   * transaction. Throws `cluster_decommissioned`, `crl_conflict`.
+   */
+  decommissionCluster(name: string, at: Date, revocation: Revocation | undefined): Promise<ClusterRecord>;
+  /** Revoked intermediates a root signed, oldest revocation first. */
+  listRevokedByRoot(rootSerial: string): Promise<{ serial: string; revokedAt: Date; reason: string }[]>;
+  /** Intermediates of a trust domain that are neither revoked nor expired at `now`. */
+  listLiveIntermediates(trustDomain: string, now: Date): Promise<IntermediateRecord[]>;
+  /** Active intermediates of live clusters whose rotate_after is at or before `before`. */
+  listDueIntermediates(before: Date, trustDomain: string | undefined): Promise<IntermediateRecord[]>;
+  /** Live clusters whose newest intermediate was revoked and not replaced. */
+  listRevokedClusters(trustDomain: string | undefined): Promise<ClusterRecord[]>;
+}
+
+export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore;

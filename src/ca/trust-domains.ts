@@ -6,6 +6,7 @@ import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm } from "./key-algorithms.js";
 import { exportPkcs8, generateKeyPair } from "./keys.js";
 import type { KeyVault } from "./key-vault.js";
 import { validateImportedRoot } from "./root-import.js";
+import { rootKeyAad } from "./signers.js";
 import type { Page, RootRecord, Store, TrustDomainRecord } from "./store.js";
 
 export const DEFAULT_ORGANIZATION = "meshroot";
@@ -28,11 +29,6 @@ type Deps = {
   crypto: Crypto;
   clock: Clock;
 };
-
-/** The AAD that binds a root's sealed key to its row. */
-export function rootKeyAad(serial: string): string {
-  return `root:${serial}`;
-}
 
 /** Trust domains and their roots. */
 export function trustDomainService({ store, vault, crypto, clock }: Deps) {

@@ -6,6 +6,8 @@ import { DomainError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { backupCommand } from "./backup.js";
 import { initCommand } from "./init.js";
+import { DEFAULT_NAMESPACE } from "../ca/cacerts.js";
+import { rotateCommand } from "./rotate.js";
 import { serveCommand } from "./serve.js";
 import { tokenCreateCommand } from "./token.js";
 
@@ -40,6 +42,16 @@ token
     return n;
   })
   .action((opts) => tokenCreateCommand(opts));
+
+program
+  .command("rotate")
+  .description("rotate every cluster whose intermediate is due (for a CronJob or CI schedule)")
+  .requiredOption("--due", "rotate the clusters that are due (required: the only mode)")
+  .option("--trust-domain <name>", "only clusters of this trust domain")
+  .option("--dry-run", "report what would be rotated without issuing")
+  .option("--out <dir>", "write each rotated cluster's cacerts Secret to <dir>/<cluster>.yaml")
+  .option("--namespace <ns>", "namespace of the written Secrets", DEFAULT_NAMESPACE)
+  .action((opts) => rotateCommand(opts));
 
 program
   .command("backup")

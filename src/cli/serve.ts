@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { buildApp, LOG_REDACT } from "../http/app.js";
 import { parseConfig, type Config } from "../config.js";
 import { ADMIN_TOKEN_FILE, bootstrapAdminToken, openRuntime, writeAdminTokenFile } from "../runtime.js";
+import { startBackgroundJobs } from "./background.js";
 import { stderrNotice } from "./notice.js";
 
 /** `meshroot serve`: open the data directory, bootstrap, listen, and drain on SIGTERM/SIGINT. */
@@ -27,11 +28,13 @@ export async function serveCommand(): Promise<void> {
     https: tlsOptions(config),
   });
 
+  const stopJobs = startBackgroundJobs(runtime.core, app.log, config.rotationSchedule);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, "shutting down: draining connections");
+    stopJobs();
     app
       .close()
       .then(() => {

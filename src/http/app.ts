@@ -2,16 +2,18 @@ import { randomUUID } from "node:crypto";
 import type { ServerOptions as HttpsServerOptions } from "node:https";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyServerOptions } from "fastify";
-import { validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Core } from "../ca/core.js";
 import type { Clock } from "../clock.js";
 import { VERSION } from "../version.js";
 import { installAuth } from "./auth.js";
 import { installErrorHandling } from "./error-handler.js";
-import { registerOpenApi, serializerCompiler } from "./openapi.js";
+import { registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
 import { intermediateRoutes } from "./routes/intermediates.js";
+import { revocationRoutes } from "./routes/revocation.js";
+import { rotationRoutes } from "./routes/rotations.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { trustDomainRoutes } from "./routes/trust-domains.js";
 
@@ -68,6 +70,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(trustDomainRoutes, routeDeps);
   await app.register(clusterRoutes, routeDeps);
   await app.register(intermediateRoutes, routeDeps);
+  await app.register(revocationRoutes, routeDeps);
+  await app.register(rotationRoutes, routeDeps);
   await app.register(tokenRoutes, routeDeps);
   return app;
 }

@@ -29,6 +29,13 @@ const STATUS: Record<ErrorCode, number> = {
   decryption_failed: 500,
   master_key_mismatch: 500,
   config_invalid: 500,
+  certificate_not_found: 404,
+  already_revoked: 409,
+  invalid_crl: 422,
+  crl_stale: 409,
+  crl_incomplete: 409,
+  escrowed_custody: 409,
+  crl_conflict: 409,
 };
 
 const TITLES: Record<number, string> = {

@@ -1,24 +1,32 @@
 import type { FastifyInstance } from "fastify";
 import fastifySwagger from "@fastify/swagger";
-import { createSerializerCompiler, jsonSchemaTransform } from "fastify-type-provider-zod";
+import { createSerializerCompiler, jsonSchemaTransform, validatorCompiler as zodValidator } from "fastify-type-provider-zod";
 import { $ZodType } from "zod/v4/core";
 
 type Transform = typeof jsonSchemaTransform;
 
 /**
- * Response schemas are zod for JSON bodies, or a plain OpenAPI `{ description, content }` for
- * PEM and YAML bodies: the zod transform handles the first kind, the second passes through.
+ * Schemas are zod for JSON, or plain OpenAPI objects for PEM, DER and YAML bodies (a response's
+ * `{ description, content }`, a request body's `{ content }`): the zod transform handles the
+ * first kind; the second passes through untouched.
  */
 const transform: Transform = (input) => {
-  const response = (input.schema as { response?: Record<string, unknown> } | undefined)?.response;
-  if (!response) return jsonSchemaTransform(input);
-  const zodOnly = Object.fromEntries(Object.entries(response).filter(([, s]) => s instanceof $ZodType));
-  const out = jsonSchemaTransform({ ...input, schema: { ...input.schema, response: zodOnly } } as Parameters<Transform>[0]);
-  const plain = Object.fromEntries(Object.entries(response).filter(([, s]) => !(s instanceof $ZodType)));
-  const schema = out.schema as { response?: Record<string, unknown> };
-  schema.response = { ...schema.response, ...plain };
+  const schema = (input.schema ?? {}) as { response?: Record<string, unknown>; body?: unknown };
+  const response = schema.response ?? {};
+  const zodResponses = Object.fromEntries(Object.entries(response).filter(([, s]) => s instanceof $ZodType));
+  const plainResponses = Object.fromEntries(Object.entries(response).filter(([, s]) => !(s instanceof $ZodType)));
+  const plainBody = schema.body !== undefined && !(schema.body instanceof $ZodType) ? schema.body : undefined;
+  const zodOnly = { ...schema, response: schema.response ? zodResponses : undefined, body: plainBody ? undefined : schema.body };
+  const out = jsonSchemaTransform({ ...input, schema: zodOnly } as Parameters<Transform>[0]);
+  const result = out.schema as { response?: Record<string, unknown>; body?: unknown };
+  if (schema.response) result.response = { ...result.response, ...plainResponses };
+  if (plainBody) result.body = plainBody;
   return out;
 };
+
+/** Validates with zod; a non-zod schema (a raw PEM/DER body described for OpenAPI only) accepts its input as is. */
+export const validatorCompiler: typeof zodValidator = (routeSchema) =>
+  routeSchema.schema instanceof $ZodType ? zodValidator(routeSchema) : (data: unknown) => ({ value: data });
 
 const zodSerializer = createSerializerCompiler({});
 

@@ -2,7 +2,7 @@ import type { ClusterRecord, ClusterStore } from "../ca/store.js";
 import { DomainError } from "../errors.js";
 import { isUniqueViolation, toDate, type Db } from "./database.js";
 
-interface ClusterRow {
+export interface ClusterRow {
   name: string;
   trust_domain: string;
   labels: string;
@@ -14,7 +14,7 @@ interface ClusterRow {
   decommissioned_at: number | null;
 }
 
-const toCluster = (r: ClusterRow): ClusterRecord => ({
+export const toCluster = (r: ClusterRow): ClusterRecord => ({
   name: r.name,
   trustDomain: r.trust_domain,
   labels: JSON.parse(r.labels) as Record<string, string>,

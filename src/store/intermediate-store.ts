@@ -2,7 +2,7 @@ import type { IntermediateRecord, IntermediateStore } from "../ca/store.js";
 import { DomainError } from "../errors.js";
 import { isUniqueViolation, toDate, type Db } from "./database.js";
 
-interface IntermediateRow {
+export interface IntermediateRow {
   serial: string;
   cluster: string;
   trust_domain: string;
@@ -26,7 +26,7 @@ interface IntermediateRow {
   created_at: number;
 }
 
-const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
+export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
   serial: r.serial,
   cluster: r.cluster,
   trustDomain: r.trust_domain,
@@ -51,7 +51,7 @@ const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
 });
 
 /** Columns of an intermediate plus the serial of the generation that superseded it. */
-const SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
+export const INTERMEDIATE_SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
   FROM intermediates i`;
 
 /** Intermediates in SQLite; issuance and supersession commit in one transaction. */
@@ -63,12 +63,12 @@ export function sqliteIntermediateStore(db: Db): IntermediateStore {
       @fingerprintSha256, @notBefore, @notAfter, @rotateAfter, @supersedes, @revokedAt, @revocationReason, @idempotencyKey,
       @requestHash, @createdAt)`);
   const supersede = db.prepare("UPDATE intermediates SET status = 'superseded' WHERE cluster = ? AND status = 'active'");
-  const bySerial = db.prepare(`${SELECT} WHERE i.serial = ?`);
-  const byIdempotencyKey = db.prepare(`${SELECT} WHERE i.cluster = ? AND i.idempotency_key = ?`);
-  const active = db.prepare(`${SELECT} WHERE i.cluster = ? AND i.status = 'active'`);
-  const latest = db.prepare(`${SELECT} WHERE i.cluster = ? ORDER BY i.generation DESC LIMIT 1`);
+  const bySerial = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.serial = ?`);
+  const byIdempotencyKey = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? AND i.idempotency_key = ?`);
+  const active = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? AND i.status = 'active'`);
+  const latest = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? ORDER BY i.generation DESC LIMIT 1`);
   const latestGeneration = db.prepare("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = ?");
-  const page = db.prepare(`${SELECT} WHERE i.cluster = @cluster AND i.generation < @before ORDER BY i.generation DESC LIMIT @limit`);
+  const page = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = @cluster AND i.generation < @before ORDER BY i.generation DESC LIMIT @limit`);
 
   const issue = db.transaction((rec: IntermediateRecord): { record: IntermediateRecord; created: boolean } => {
     if (rec.idempotencyKey !== null) {

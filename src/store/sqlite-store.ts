@@ -1,5 +1,6 @@
 import type { Store } from "../ca/store.js";
 import { sqliteClusterStore } from "./cluster-store.js";
+import { sqliteCrlStore } from "./crl-store.js";
 import type { Db } from "./database.js";
 import { sqliteIntermediateStore } from "./intermediate-store.js";
 import { sqliteTokenStore } from "./token-store.js";
@@ -12,5 +13,6 @@ export function sqliteStore(db: Db): Store {
     ...sqliteClusterStore(db),
     ...sqliteIntermediateStore(db),
     ...sqliteTokenStore(db),
+    ...sqliteCrlStore(db),
   };
 }

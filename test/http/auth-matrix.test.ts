@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
-import { testApp, type TestApp } from "../helpers.js";
+import * as x509 from "@peculiar/x509";
+import { signCrl } from "../../src/ca/crl.js";
+import { crypto, makeCsr, testApp, type TestApp } from "../helpers.js";
 
 type Access = "public" | "any" | "provisioner" | "admin";
 type Caller = "none" | "garbage" | "revoked" | "expired" | "admin" | "provisioner" | "scopedIn" | "scopedOut" | "auditor";
@@ -12,12 +14,19 @@ interface RouteCase {
   ok: number;
   url: () => string | Promise<string>;
   body?: () => unknown;
+  contentType?: string;
+  /** A provisioner route that filters by scope instead of refusing (rotation runs). */
+  filtersByScope?: boolean;
 }
 
+const callers: Caller[] = ["none", "garbage", "revoked", "expired", "admin", "provisioner", "scopedIn", "scopedOut", "auditor"];
+const callersCount = callers.length;
 let seq = 0;
 const next = () => ++seq;
 
 let t: TestApp;
+/** An external-custody intermediate whose key the test holds, to sign CRL uploads with. */
+const external = { serial: "", crl: (): Buffer => Buffer.alloc(0) };
 const secrets = {} as Record<Caller, string | undefined>;
 
 const routes: RouteCase[] = [
@@ -41,17 +50,51 @@ const routes: RouteCase[] = [
     ok: 200,
     url: async () => `/v1/tokens/${(await t.core.tokens.create({ name: "victim", role: "auditor" })).record.id}`,
   },
+  {
+    method: "POST",
+    path: "/v1/certificates/{serial}/revoke",
+    access: "admin",
+    ok: 200,
+    url: async () => `/v1/certificates/${(await t.core.issuance.issue("prod-r", {})).record.serial}/revoke`,
+    body: () => ({ reason: "superseded" }),
+  },
+  {
+    method: "DELETE",
+    path: "/v1/clusters/{name}",
+    access: "admin",
+    ok: 200,
+    url: async () => `/v1/clusters/${(await t.core.clusters.register({ name: `prod-d${next()}`, trustDomain: "cluster.local" })).cluster.name}`,
+  },
+  { method: "GET", path: "/v1/trust-domains/{name}/crl", access: "public", ok: 200, url: () => "/v1/trust-domains/cluster.local/crl" },
+  {
+    method: "GET",
+    path: "/v1/trust-domains/{name}/roots/{serial}/certificate",
+    access: "public",
+    ok: 200,
+    url: async () => `/v1/trust-domains/cluster.local/roots/${(await t.core.trustDomains.get("cluster.local")).roots[0]!.serial}/certificate`,
+  },
+  {
+    method: "PUT",
+    path: "/v1/clusters/{name}/intermediates/{serial}/crl",
+    access: "provisioner",
+    ok: 200,
+    url: () => `/v1/clusters/prod-x/intermediates/${external.serial}/crl`,
+    body: () => external.crl(),
+    contentType: "application/pkix-crl",
+  },
+  { method: "GET", path: "/v1/rotations/due", access: "any", ok: 200, url: () => "/v1/rotations/due?within=30d" },
+  { method: "POST", path: "/v1/rotations/run", access: "provisioner", ok: 200, url: () => "/v1/rotations/run", body: () => ({ dryRun: true }), filtersByScope: true },
   { method: "GET", path: "/healthz", access: "public", ok: 200, url: () => "/healthz" },
   { method: "GET", path: "/readyz", access: "public", ok: 200, url: () => "/readyz" },
 ];
 
-function expected(access: Access, caller: Caller, ok: number): number {
+function expected({ access, ok, filtersByScope }: RouteCase, caller: Caller): number {
   if (access === "public") return ok;
   if (caller === "none" || caller === "garbage" || caller === "revoked" || caller === "expired") return 401;
   if (access === "any") return ok;
   if (caller === "admin") return ok;
   if (access === "admin" || caller === "auditor") return 403;
-  return caller === "scopedOut" ? 403 : ok;
+  return caller === "scopedOut" && !filtersByScope ? 403 : ok;
 }
 
 beforeAll(async () => {
@@ -59,6 +102,27 @@ beforeAll(async () => {
   await t.core.trustDomains.create({ name: "cluster.local" });
   await t.core.clusters.register({ name: "prod-a", trustDomain: "cluster.local" });
   await t.core.issuance.issue("prod-a", {});
+  await t.core.clusters.register({ name: "prod-r", trustDomain: "cluster.local" });
+  await t.core.clusters.register({ name: "prod-x", trustDomain: "cluster.local" });
+  const csr = await makeCsr();
+  const issued = await t.core.issuance.issue("prod-x", { csrPem: csr.pem });
+  const interCert = new x509.X509Certificate(issued.record.certPem);
+  external.serial = issued.record.serial;
+  const crls: Buffer[] = [];
+  for (let n = 1; n <= callersCount; n++) {
+    const crl = await signCrl(
+      {
+        signer: { cert: interCert, keyAlgorithm: "ecdsa-p256", keyId: "", privateKey: csr.keys.privateKey },
+        number: n,
+        thisUpdate: t.clock.now(),
+        nextUpdate: new Date(t.clock.now().getTime() + 30 * DAY_MS),
+        entries: [],
+      },
+      crypto,
+    );
+    crls.push(Buffer.from(crl.rawData));
+  }
+  external.crl = () => crls.shift()!;
   const make = async (role: "provisioner" | "auditor", clusterPatterns?: string[]) =>
     (await t.core.tokens.create({ name: role, role, clusterPatterns })).secret;
   secrets.none = undefined;
@@ -76,7 +140,6 @@ beforeAll(async () => {
   t.clock.advance(2000);
 });
 
-const callers: Caller[] = ["none", "garbage", "revoked", "expired", "admin", "provisioner", "scopedIn", "scopedOut", "auditor"];
 
 describe("authorization matrix: every route × every caller", () => {
   it("covers every route in the OpenAPI document", async () => {
@@ -87,13 +150,16 @@ describe("authorization matrix: every route × every caller", () => {
 
   for (const route of routes) {
     for (const caller of callers) {
-      const want = expected(route.access, caller, route.ok);
+      const want = expected(route, caller);
       it(`${route.method} ${route.path} as ${caller} → ${want}`, async () => {
         const secret = secrets[caller];
         const res = await t.app.inject({
           method: route.method,
           url: await route.url(),
-          headers: secret ? { authorization: `Bearer ${secret}` } : {},
+          headers: {
+            ...(secret ? { authorization: `Bearer ${secret}` } : {}),
+            ...(route.contentType ? { "content-type": route.contentType } : {}),
+          },
           ...(route.body ? { payload: route.body() as object } : {}),
         });
         expect(res.statusCode, res.body).toBe(want);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { renderCacertsSecret } from "../../ca/cacerts.js";
+import { DomainError } from "../../errors.js";
 import type { RouteDeps } from "../route-deps.js";
 import { PageQuery, paged, problemResponses } from "../schemas/common.js";
 import { CacertsQuery, Intermediate, IntermediateParams, IssueBody, IssueHeaders, IssueResponse } from "../schemas/intermediates.js";
@@ -83,8 +84,14 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
       },
     },
     async (request, reply) => {
+      const { format, type, namespace, crl } = request.query;
+      if (crl && type === "tls") {
+        throw new DomainError("validation_failed", "the kubernetes.io/tls format has no place for a CRL; use type=opaque with crl=true", [
+          { path: "querystring.crl", message: "not available with type=tls" },
+        ]);
+      }
       const { record, files } = await core.issuance.activeFiles(request.params.name);
-      const { format, type, namespace } = request.query;
+      if (crl) files["ca-crl.pem"] = await core.revocation.caCrlBundle(record.trustDomain);
       const manifest = renderCacertsSecret(
         files,
         {

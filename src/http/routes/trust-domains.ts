@@ -5,6 +5,9 @@ import { NameParam, PageQuery, paged, problemResponses, TrustDomainName } from "
 import { CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js";
 import { paginate } from "../pagination.js";
 import { trustDomainView } from "../views.js";
+import { DomainError } from "../../errors.js";
+import { parseSinglePem } from "../../ca/pem.js";
+import { RootParams } from "../schemas/lifecycle.js";
 
 const tags = ["trust domains"];
 
@@ -60,5 +63,24 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
       },
     },
     async (request, reply) => reply.type("application/x-pem-file").send(await core.trustDomains.bundlePem(request.params.name)),
+  );
+
+  app.get(
+    "/v1/trust-domains/:name/roots/:serial/certificate",
+    {
+      config: { auth: "public" },
+      schema: {
+        tags,
+        summary: "One root certificate, DER (the AIA caIssuers target of the intermediates it signs)",
+        params: RootParams,
+        response: { 200: { description: "DER certificate", content: { "application/pkix-cert": { schema: z.string() } } }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { roots } = await core.trustDomains.get(request.params.name);
+      const root = roots.find((r) => r.serial === request.params.serial);
+      if (!root) throw new DomainError("certificate_not_found", `trust domain ${request.params.name} has no root with serial ${request.params.serial}`);
+      return reply.type("application/pkix-cert").send(Buffer.from(parseSinglePem(root.certPem, "root", ["CERTIFICATE"]).der) as never);
+    },
   );
 };

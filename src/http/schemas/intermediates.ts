@@ -56,4 +56,9 @@ export const CacertsQuery = z.strictObject({
   format: z.enum(["yaml", "json"]).default("yaml").describe("manifest format"),
   type: z.enum(["opaque", "tls"]).default("opaque").describe("opaque: istiod's cacerts files; tls: kubernetes.io/tls"),
   namespace: ClusterName.default("istio-system").describe("namespace of the Secret"),
+  crl: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true")
+    .describe("add ca-crl.pem (Istio >= 1.27): the root's CRL and a CRL from every live intermediate of the trust domain"),
 });

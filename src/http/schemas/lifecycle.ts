@@ -1,0 +1,66 @@
+import { z } from "zod";
+import { REVOCATION_REASON_NAMES } from "../../ca/crl.js";
+import { ClusterName, Timestamp, TrustDomainName } from "./common.js";
+
+export const Serial = z.string().regex(/^[0-9a-f]{2,40}$/, "must be a certificate serial in lowercase hex").describe("certificate serial (hex)");
+
+export const RevokeBody = z.strictObject({
+  reason: z.enum(REVOCATION_REASON_NAMES).describe("RFC 5280 reason name"),
+});
+
+export const SerialParams = z.strictObject({ serial: Serial });
+export const ClusterSerialParams = z.strictObject({ name: ClusterName, serial: Serial });
+export const RootParams = z.strictObject({ name: TrustDomainName, serial: Serial });
+
+export const CrlQuery = z.strictObject({
+  format: z.enum(["der", "pem"]).default("der").describe("der (application/pkix-crl, default) or pem"),
+});
+
+const DURATION = /^(\d{1,5})(d|h|m)$/;
+const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000 } as const;
+
+export const DueQuery = z.strictObject({
+  within: z
+    .string()
+    .regex(DURATION, "must be a duration such as 7d, 12h or 30m")
+    .transform((v) => {
+      const [, n, unit] = DURATION.exec(v)!;
+      return Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+    })
+    .optional()
+    .describe("also list clusters that become due within this duration (e.g. 7d)"),
+  trustDomain: TrustDomainName.optional(),
+});
+
+export const DueCluster = z.object({
+  cluster: ClusterName,
+  trustDomain: TrustDomainName,
+  status: z.enum(["pending", "active", "due", "expired", "revoked", "decommissioned"]),
+  serial: z.string(),
+  generation: z.int(),
+  custody: z.enum(["escrowed", "external"]),
+  rotateAfter: Timestamp,
+  notAfter: Timestamp,
+});
+
+export const RunBody = z
+  .strictObject({
+    dryRun: z.boolean().optional().describe("report what would be rotated without issuing"),
+    trustDomain: TrustDomainName.optional().describe("only clusters of this trust domain"),
+  })
+  .nullish();
+
+export const RotationReport = z.object({
+  dryRun: z.boolean(),
+  rotated: z.array(z.object({ cluster: z.string(), previousSerial: z.string(), serial: z.string(), generation: z.int(), notAfter: Timestamp })),
+  skipped: z.array(z.object({ cluster: z.string(), reason: z.string() })),
+  failed: z.array(z.object({ cluster: z.string(), code: z.string(), detail: z.string() })),
+});
+
+export const UploadedCrl = z.object({
+  issuerSerial: z.string(),
+  crlNumber: z.int().nullable(),
+  thisUpdate: Timestamp,
+  nextUpdate: Timestamp,
+  entries: z.int(),
+});
