@@ -51,3 +51,15 @@ describe("configuration", () => {
     expect(problems({ MESHROOT_TLS_CLIENT_CA_FILE: "/ca" })[0]).toMatch(/needs TLS/);
   });
 });
+
+describe("lifecycle configuration", () => {
+  it("validates the rotation schedule and the CRL validity", () => {
+    expect(parseConfig({ MESHROOT_ROTATION_SCHEDULE: "0 3 * * *" }).rotationSchedule).toBe("0 3 * * *");
+    expect(problems({ MESHROOT_ROTATION_SCHEDULE: "every night" })[0]).toMatch(/^MESHROOT_ROTATION_SCHEDULE: must be a cron expression/);
+    expect(problems({ MESHROOT_ROTATION_SCHEDULE: "99 * * * *" })[0]).toMatch(/MESHROOT_ROTATION_SCHEDULE/);
+    expect(parseConfig({}).crlValidityMs).toBe(7 * 86_400_000);
+    expect(parseConfig({ MESHROOT_CRL_VALIDITY_HOURS: "24" }).crlValidityMs).toBe(86_400_000);
+    expect(problems({ MESHROOT_CRL_VALIDITY_HOURS: "0" })[0]).toMatch(/MESHROOT_CRL_VALIDITY_HOURS/);
+    expect(parseConfig({ MESHROOT_PUBLIC_URL: "https://ca.example.com/" }).publicUrl).toBe("https://ca.example.com");
+  });
+});

@@ -85,7 +85,7 @@ export async function verifyUploadedCrl(
   crypto: Crypto,
 ): Promise<{ crl: x509.X509Crl; number: number | undefined }> {
   const text = Buffer.from(body).toString("latin1");
-  const der = text.includes("-----BEGIN") ? parseSinglePem(text, "crl", ["X509 CRL"]).der : new Uint8Array(body);
+  const der = text.includes("-----BEGIN") ? parseSinglePem(text, "crl", ["X509 CRL", "CRL"]).der : new Uint8Array(body);
   let crl: x509.X509Crl;
   try {
     crl = new x509.X509Crl(der);

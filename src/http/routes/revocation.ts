@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { toPem } from "../../ca/pem.js";
+import { DomainError } from "../../errors.js";
 import type { RouteDeps } from "../route-deps.js";
 import { Cluster } from "../schemas/clusters.js";
 import { ClusterName, NameParam, problemResponses, TrustDomainName } from "../schemas/common.js";
@@ -92,8 +93,12 @@ export const revocationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
     },
     async (request) => {
       const body = request.body as unknown;
-      const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-      const crl = await core.revocation.uploadCrl(request.params.name, request.params.serial, bytes);
+      if (!Buffer.isBuffer(body)) {
+        throw new DomainError("validation_failed", "send the CRL itself as the body, with content type application/pkix-crl (DER) or application/x-pem-file (PEM)", [
+          { path: "body", message: "expected a DER or PEM CRL" },
+        ]);
+      }
+      const crl = await core.revocation.uploadCrl(request.params.name, request.params.serial, body);
       return {
         issuerSerial: crl.issuerSerial,
         crlNumber: crl.crlNumber,
