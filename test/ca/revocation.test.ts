@@ -10,7 +10,7 @@ async function setup() {
   const td = await t.core.trustDomains.create({ name: "cluster.local" });
   for (const c of ["east", "west"]) await t.core.clusters.register({ name: c, trustDomain: "cluster.local" });
   const root = new x509.X509Certificate(td.roots[0]!.certPem);
-  const rootCrl = async () => new x509.X509Crl(await t.core.revocation.rootCrlDer("cluster.local"));
+  const rootCrl = async () => new x509.X509Crl(new Uint8Array(await t.core.revocation.rootCrlDer("cluster.local")));
   return { ...t, root, rootCrl };
 }
 

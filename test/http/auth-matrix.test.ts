@@ -8,7 +8,7 @@ type Access = "public" | "any" | "provisioner" | "admin";
 type Caller = "none" | "garbage" | "revoked" | "expired" | "admin" | "provisioner" | "scopedIn" | "scopedOut" | "auditor";
 
 interface RouteCase {
-  method: "GET" | "POST" | "PATCH" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
   access: Access;
   ok: number;

@@ -39,7 +39,7 @@ describe("revocation routes", () => {
   it("serves the CRL as DER or PEM, publicly", async () => {
     const der = await t.app.inject({ url: "/v1/trust-domains/cluster.local/crl" });
     expect(der.headers["content-type"]).toBe("application/pkix-crl");
-    const crl = new x509.X509Crl(der.rawPayload);
+    const crl = new x509.X509Crl(new Uint8Array(der.rawPayload));
     expect(crl.issuer).toContain("cluster.local Root CA");
     const pem = await t.app.inject({ url: "/v1/trust-domains/cluster.local/crl?format=pem" });
     expect(pem.headers["content-type"]).toContain("application/x-pem-file");
