@@ -3,6 +3,7 @@ import * as x509 from "@peculiar/x509";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { systemContext } from "./ca/audit.js";
 import { createCore, type Core } from "./ca/core.js";
 import { decodeMasterKey, envelopeVault, type KeyVault } from "./ca/key-vault.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -141,7 +142,7 @@ async function checkMasterKey(db: Db, vault: KeyVault): Promise<void> {
  */
 export async function bootstrapAdminToken(runtime: Runtime, config: Readonly<Config>): Promise<string | undefined> {
   if (await runtime.core.tokens.bootstrapped()) return undefined;
-  const { secret } = await runtime.core.tokens.create({ name: "bootstrap-admin", role: "admin", secret: config.adminToken });
+  const { secret } = await runtime.core.tokens.create({ name: "bootstrap-admin", role: "admin", secret: config.adminToken }, systemContext("bootstrap"));
   return secret;
 }
 

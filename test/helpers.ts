@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { systemContext } from "../src/ca/audit.js";
 import { createCore, type Core } from "../src/ca/core.js";
 import { keyGenParams, signingAlgorithm, type KeyAlgorithm } from "../src/ca/key-algorithms.js";
 import { envelopeVault } from "../src/ca/key-vault.js";
@@ -39,7 +40,7 @@ export interface TestApp {
 export async function testApp(at: string = T0): Promise<TestApp> {
   const { db, clock, core } = testCore(at);
   const app = await buildApp({ core, clock, readiness: () => ({ ready: true, checks: { database: true } }) });
-  const { secret } = await core.tokens.create({ name: "admin", role: "admin" });
+  const { secret } = await core.tokens.create({ name: "admin", role: "admin" }, TEST_CTX);
   return { app, core, db, clock, admin: secret, auth: (token = secret) => ({ authorization: `Bearer ${token}` }) };
 }
 
@@ -86,3 +87,6 @@ export function rowCounts(db: Db): Record<string, number> {
   const tables = ["trust_domains", "roots", "clusters", "intermediates", "api_tokens", "meta"];
   return Object.fromEntries(tables.map((t) => [t, (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
 }
+
+/** The audit context core calls in tests run under. */
+export const TEST_CTX = systemContext("test");

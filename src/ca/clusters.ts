@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
+import { auditInput, type AuditContext } from "./audit.js";
 import { DEFAULT_KEY_ALGORITHM } from "./key-algorithms.js";
 import { clusterState, type ClusterState } from "./status.js";
 import type { ClusterPolicy, ClusterRecord, IntermediateRecord, Page, Store } from "./store.js";
@@ -48,7 +49,7 @@ export function clusterService({ store, clock }: Deps) {
      * Registers a cluster in an existing trust domain. Policy defaults: ecdsa-p256, 365 days,
      * renew-before one third. Throws `trust_domain_not_found`, `cluster_exists`, `validation_failed`.
      */
-    async register(input: RegisterClusterInput): Promise<ClusterView> {
+    async register(input: RegisterClusterInput, ctx: AuditContext): Promise<ClusterView> {
       if (!(await store.getTrustDomain(input.trustDomain))) {
         throw new DomainError("trust_domain_not_found", `trust domain ${input.trustDomain} does not exist`);
       }
@@ -63,7 +64,10 @@ export function clusterService({ store, clock }: Deps) {
         updatedAt: now,
         decommissionedAt: null,
       };
-      await store.createCluster(cluster);
+      await store.createCluster(
+        cluster,
+        auditInput(ctx, now, "cluster.create", { type: "cluster", id: cluster.name }, { cluster: cluster.name, trustDomain: cluster.trustDomain }, { labels: cluster.labels, policy: cluster.policy }),
+      );
       return { cluster, status: "pending", active: undefined };
     },
 
@@ -80,14 +84,23 @@ export function clusterService({ store, clock }: Deps) {
      * Replaces labels and/or merges policy fields; the policy applies from the next issuance.
      * Throws `cluster_not_found`, `cluster_decommissioned`, `validation_failed`.
      */
-    async update(name: string, patch: { labels?: Record<string, string> | undefined; policy?: Partial<ClusterPolicy> | undefined }): Promise<ClusterView> {
+    async update(
+      name: string,
+      patch: { labels?: Record<string, string> | undefined; policy?: Partial<ClusterPolicy> | undefined },
+      ctx: AuditContext,
+    ): Promise<ClusterView> {
       const cluster = await require(name);
       if (cluster.decommissionedAt) throw new DomainError("cluster_decommissioned", `cluster ${name} is decommissioned`);
-      const updated = await store.updateCluster(name, {
+      const change = {
         ...(patch.labels ? { labels: patch.labels } : {}),
         ...(patch.policy ? { policy: resolvePolicy(patch.policy, cluster.policy) } : {}),
-        updatedAt: clock.now(),
-      });
+      };
+      const now = clock.now();
+      const updated = await store.updateCluster(
+        name,
+        { ...change, updatedAt: now },
+        auditInput(ctx, now, "cluster.update", { type: "cluster", id: name }, { cluster: name, trustDomain: cluster.trustDomain }, change),
+      );
       return view(updated);
     },
   };

@@ -1,5 +1,7 @@
 import type { Clock } from "../clock.js";
+import { auditService } from "./audit-service.js";
 import { clusterService } from "./clusters.js";
+import { inventoryService } from "./inventory.js";
 import { issuanceService } from "./issuance.js";
 import type { KeyVault } from "./key-vault.js";
 import { revocationService } from "./revocation.js";
@@ -32,6 +34,8 @@ export function createCore(deps: CoreDeps) {
     revocation: revocationService({ ...deps, signers }),
     rotation: rotationService({ ...deps, issuance }),
     tokens: tokenService(deps),
+    audit: auditService(deps),
+    inventory: inventoryService(deps),
   };
 }
 

@@ -5,6 +5,7 @@ import { cacertsFiles, type CacertsFiles } from "./cacerts.js";
 import { certPem, fingerprintSha256, signIntermediate } from "./certificates.js";
 import { verifyCsr } from "./csr.js";
 import { exportPkcs8, generateKeyPair, pkcs8Pem } from "./keys.js";
+import { auditInput, type AuditContext } from "./audit.js";
 import type { KeyVault } from "./key-vault.js";
 import { newSerial } from "./serial.js";
 import type { ClusterPolicy, ClusterRecord, IntermediateRecord, Page, RootRecord, Store } from "./store.js";
@@ -40,6 +41,7 @@ type Deps = {
     | "getActiveIntermediate"
     | "getIntermediateByIdempotencyKey"
     | "insertIntermediate"
+    | "appendAudit"
     | "listIntermediates"
   >;
   vault: KeyVault;
@@ -83,14 +85,14 @@ export function issuanceService({ store, vault, signers, crypto, clock, publicUr
      * `cluster_decommissioned`, `idempotency_key_reused`, `policy_violation`, `root_expired`,
      * `rotation_in_progress`, and the CSR errors.
      */
-    async issue(clusterName: string, req: IssueRequest): Promise<IssueResult> {
+    async issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
       const cluster = await requireCluster(clusterName);
       if (cluster.decommissionedAt) {
         throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
       }
       if (req.idempotencyKey) {
         const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
-        if (earlier) return replay(earlier, req);
+        if (earlier) return replay(earlier, req, ctx);
       }
       const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem, crypto) : undefined;
       if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
@@ -151,8 +153,19 @@ export function issuanceService({ store, vault, signers, crypto, clock, publicUr
         requestHash: req.requestHash ?? null,
         createdAt: now,
       };
-      const result = await store.insertIntermediate(record);
-      if (!result.created) return replay(result.record, req);
+      const result = await store.insertIntermediate(
+        record,
+        auditInput(ctx, now, record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
+          generation,
+          custody: record.custody,
+          keyAlgorithm: record.keyAlgorithm,
+          notAfter: record.notAfter.toISOString(),
+          supersedes: record.supersedes,
+          idempotencyKey: record.idempotencyKey,
+          keyReturned: record.custody === "escrowed",
+        }),
+      );
+      if (!result.created) return replay(result.record, req, ctx);
       const keyPem = pkcs8 ? pkcs8Pem(pkcs8) : undefined;
       return { record: result.record, created: true, files: await filesFor(result.record, true, keyPem) };
     },
@@ -164,7 +177,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, publicUr
      * The files of a cluster's active intermediate, with its key. Throws `cluster_not_found`,
      * `no_active_intermediate`, `external_custody`.
      */
-    async activeFiles(clusterName: string): Promise<{ record: IntermediateRecord; files: CacertsFiles }> {
+    async activeFiles(clusterName: string, ctx: AuditContext): Promise<{ record: IntermediateRecord; files: CacertsFiles }> {
       await requireCluster(clusterName);
       const record = await store.getActiveIntermediate(clusterName);
       if (!record) {
@@ -176,18 +189,28 @@ export function issuanceService({ store, vault, signers, crypto, clock, publicUr
           `cluster ${clusterName}'s intermediate ${record.serial} has an external key: meshroot does not hold ca-key.pem, so it cannot emit the Secret`,
         );
       }
-      return { record, files: await filesFor(record, true) };
+      const files = await filesFor(record, true);
+      await keyRead(record, "cacerts.read", ctx, {});
+      return { record, files };
     },
   };
 
-  async function replay(earlier: IntermediateRecord, req: IssueRequest): Promise<IssueResult> {
+  /** Records a read of an escrowed key (cacerts, idempotent replay) in the audit trail. */
+  function keyRead(record: IntermediateRecord, action: string, ctx: AuditContext, details: Record<string, unknown>) {
+    if (record.custody !== "escrowed") return Promise.resolve();
+    return store.appendAudit(auditInput(ctx, clock.now(), action, { type: "intermediate", id: record.serial }, record, { generation: record.generation, keyReturned: true, ...details }));
+  }
+
+  async function replay(earlier: IntermediateRecord, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
     if (earlier.requestHash !== (req.requestHash ?? null)) {
       throw new DomainError(
         "idempotency_key_reused",
         `Idempotency-Key ${req.idempotencyKey} was already used for a different request on cluster ${earlier.cluster}`,
       );
     }
-    return { record: earlier, created: false, files: await filesFor(earlier, true) };
+    const files = await filesFor(earlier, true);
+    await keyRead(earlier, "intermediate.replay", ctx, { idempotencyKey: req.idempotencyKey ?? null });
+    return { record: earlier, created: false, files };
   }
 }
 

@@ -1,6 +1,7 @@
 import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock.js";
 import { DomainError, isDomainError } from "../errors.js";
+import { auditInput, type AuditContext } from "./audit.js";
 import { signCrl, verifyUploadedCrl, type CrlEntry, type RevocationReason } from "./crl.js";
 import { toPem } from "./pem.js";
 import type { SignerCache } from "./signers.js";
@@ -61,7 +62,7 @@ export function revocationService({ store, signers, crypto, clock, crlValidityMs
     if (!stale(latest, now)) return latest!;
     const crl = await build((latest?.seq ?? 0) + 1, now);
     try {
-      await store.insertCrl(crl);
+      await store.insertCrl(crl, null);
       return crl;
     } catch (err) {
       if (!isDomainError(err, "crl_conflict")) throw err;
@@ -102,12 +103,20 @@ export function revocationService({ store, signers, crypto, clock, crlValidityMs
      * Revokes an intermediate and rebuilds its root's CRL in the same transaction. Throws
      * `certificate_not_found`, `already_revoked`.
      */
-    async revoke(serial: string, reason: RevocationReason): Promise<IntermediateRecord> {
+    async revoke(serial: string, reason: RevocationReason, ctx: AuditContext): Promise<IntermediateRecord> {
       return withRetry(async () => {
         const rec = await store.getIntermediate(serial);
         if (!rec) throw new DomainError("certificate_not_found", `no intermediate has serial ${serial}`);
         if (rec.status === "revoked") throw new DomainError("already_revoked", `intermediate ${serial} was already revoked at ${rec.revokedAt!.toISOString()}`);
-        return store.revokeIntermediate(await revocationOf(rec, reason));
+        const revocation = await revocationOf(rec, reason);
+        return store.revokeIntermediate(
+          revocation,
+          auditInput(ctx, revocation.revokedAt, "intermediate.revoke", { type: "intermediate", id: serial }, rec, {
+            reason,
+            generation: rec.generation,
+            crlNumber: revocation.crl.seq,
+          }),
+        );
       });
     },
 
@@ -115,14 +124,23 @@ export function revocationService({ store, signers, crypto, clock, crlValidityMs
      * Decommissions a cluster: revokes its active intermediate (cessationOfOperation) and keeps
      * its history. Throws `cluster_not_found`, `cluster_decommissioned`.
      */
-    async decommission(name: string): Promise<ClusterRecord> {
+    async decommission(name: string, ctx: AuditContext): Promise<ClusterRecord> {
       return withRetry(async () => {
         const cluster = await store.getCluster(name);
         if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
         if (cluster.decommissionedAt) throw new DomainError("cluster_decommissioned", `cluster ${name} is already decommissioned`);
         const active = await store.getActiveIntermediate(name);
         const revocation = active ? await revocationOf(active, "cessationOfOperation") : undefined;
-        return store.decommissionCluster(name, clock.now(), revocation);
+        const now = clock.now();
+        return store.decommissionCluster(
+          name,
+          now,
+          revocation,
+          auditInput(ctx, now, "cluster.decommission", { type: "cluster", id: name }, { cluster: name, trustDomain: cluster.trustDomain }, {
+            revokedSerial: revocation?.serial ?? null,
+            reason: revocation ? "cessationOfOperation" : null,
+          }),
+        );
       });
     },
 
@@ -167,7 +185,7 @@ export function revocationService({ store, signers, crypto, clock, crlValidityMs
      * Accepts the CRL an intermediate with an external key signed. Throws `cluster_not_found`,
      * `certificate_not_found`, `escrowed_custody`, `invalid_pem`, `invalid_crl`, `crl_stale`.
      */
-    async uploadCrl(clusterName: string, serial: string, body: Uint8Array): Promise<CrlRecord> {
+    async uploadCrl(clusterName: string, serial: string, body: Uint8Array, ctx: AuditContext): Promise<CrlRecord> {
       const rec = await store.getIntermediate(serial);
       if (!rec || rec.cluster !== clusterName) {
         throw new DomainError("certificate_not_found", `cluster ${clusterName} has no intermediate with serial ${serial}`);
@@ -187,7 +205,15 @@ export function revocationService({ store, signers, crypto, clock, crlValidityMs
           crlNumber: number ?? null,
           uploaded: true,
         };
-        await store.insertCrl(record);
+        await store.insertCrl(
+          record,
+          auditInput(ctx, now, "crl.upload", { type: "intermediate", id: serial }, rec, {
+            crlNumber: record.crlNumber,
+            thisUpdate: record.thisUpdate.toISOString(),
+            nextUpdate: record.nextUpdate.toISOString(),
+            entries: record.entries,
+          }),
+        );
         return record;
       });
     },

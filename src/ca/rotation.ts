@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
+import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService, IssueResult } from "./issuance.js";
 import { clusterState, type ClusterState } from "./status.js";
 import type { Store } from "./store.js";
@@ -24,7 +25,7 @@ export interface RotationReport {
 }
 
 type Deps = {
-  store: Pick<Store, "listDueIntermediates" | "listRevokedClusters" | "getLatestIntermediate">;
+  store: Pick<Store, "listDueIntermediates" | "listRevokedClusters" | "getLatestIntermediate" | "appendAudit">;
   issuance: Pick<IssuanceService, "issue">;
   clock: Clock;
 };
@@ -70,7 +71,10 @@ export function rotationService({ store, issuance, clock }: Deps) {
      * carries the idempotency key `rotate:<serial it replaces>`, so concurrent runs (schedule,
      * CLI, API) rotate a cluster once.
      */
-    async run(opts: { dryRun?: boolean; trustDomain?: string; inScope?: (cluster: string) => boolean }): Promise<RotationReport & { issued: IssueResult[] }> {
+    async run(
+      opts: { dryRun?: boolean | undefined; trustDomain?: string | undefined; inScope?: (cluster: string) => boolean },
+      ctx: AuditContext,
+    ): Promise<RotationReport & { issued: IssueResult[] }> {
       const report: RotationReport & { issued: IssueResult[] } = { dryRun: opts.dryRun ?? false, rotated: [], skipped: [], failed: [], issued: [] };
       for (const d of await due(0, opts.trustDomain)) {
         if (opts.inScope && !opts.inScope(d.cluster)) continue;
@@ -83,13 +87,16 @@ export function rotationService({ store, issuance, clock }: Deps) {
           continue;
         }
         try {
-          const result = await issuance.issue(d.cluster, { idempotencyKey: `rotate:${d.serial}`, requestHash: "rotation" });
+          const result = await issuance.issue(d.cluster, { idempotencyKey: `rotate:${d.serial}`, requestHash: "rotation" }, ctx);
           report.issued.push(result);
           report.rotated.push({ cluster: d.cluster, previousSerial: d.serial, serial: result.record.serial, generation: result.record.generation, notAfter: result.record.notAfter });
         } catch (err) {
           const code = err instanceof DomainError ? err.code : "internal_error";
           const detail = err instanceof DomainError ? err.message : "unexpected error; see the server log";
           report.failed.push({ cluster: d.cluster, code, detail });
+          await store.appendAudit(
+            auditInput(ctx, clock.now(), "intermediate.rotate", { type: "cluster", id: d.cluster }, d, { replaces: d.serial, code, detail }, "failure"),
+          );
         }
       }
       return report;

@@ -1,3 +1,4 @@
+import type { AuditEvent, AuditInput, AuditOutcome } from "./audit.js";
 import type { KeyAlgorithm } from "./key-algorithms.js";
 
 /**
@@ -94,7 +95,7 @@ export interface TokenRecord {
 
 export interface TrustDomainStore {
   /** Inserts a trust domain with its first root; throws `trust_domain_exists`. */
-  createTrustDomain(domain: TrustDomainRecord, root: RootRecord): Promise<void>;
+  createTrustDomain(domain: TrustDomainRecord, root: RootRecord, audit: AuditInput): Promise<void>;
   getTrustDomain(name: string): Promise<TrustDomainRecord | undefined>;
   listTrustDomains(page: Page): Promise<TrustDomainRecord[]>;
   /** Roots of a trust domain, oldest generation first. */
@@ -109,20 +110,38 @@ export interface ClusterUpdate {
 
 export interface ClusterStore {
   /** Inserts a cluster; throws `cluster_exists`. */
-  createCluster(cluster: ClusterRecord): Promise<void>;
+  createCluster(cluster: ClusterRecord, audit: AuditInput): Promise<void>;
   getCluster(name: string): Promise<ClusterRecord | undefined>;
   listClusters(page: Page, filter: { trustDomain?: string | undefined }): Promise<ClusterRecord[]>;
-  updateCluster(name: string, update: ClusterUpdate): Promise<ClusterRecord>;
+  updateCluster(name: string, update: ClusterUpdate, audit: AuditInput): Promise<ClusterRecord>;
+}
+
+export interface CertificateFilter {
+  cluster?: string | undefined;
+  trustDomain?: string | undefined;
+  status?: "active" | "superseded" | "revoked" | "expired" | undefined;
+  expiresBefore?: Date | undefined;
+  issuedAfter?: Date | undefined;
 }
 
 export interface IntermediateStore {
   /**
+   * The inventory: intermediates matching `filter` (status as seen at `now`), newest first;
+   * `page.after` is the (createdAt, serial) of the previous page's last item.
+   */
+  listCertificates(
+    filter: CertificateFilter,
+    now: Date,
+    page: { limit: number; after?: { createdAt: number; serial: string } | undefined },
+  ): Promise<IntermediateRecord[]>;
+  /**
    * Inserts the next generation and supersedes the active one, in one transaction. When the
    * record carries an idempotency key already used for this cluster, nothing is written and the
    * earlier record is returned with `created: false`. Throws `rotation_in_progress` when
-   * another generation was committed since `record.generation` was chosen.
+   * another generation was committed since `record.generation` was chosen. The audit event is
+   * written only when the record is.
    */
-  insertIntermediate(record: IntermediateRecord): Promise<{ record: IntermediateRecord; created: boolean }>;
+  insertIntermediate(record: IntermediateRecord, audit: AuditInput): Promise<{ record: IntermediateRecord; created: boolean }>;
   getIntermediate(serial: string): Promise<IntermediateRecord | undefined>;
   getIntermediateByIdempotencyKey(cluster: string, key: string): Promise<IntermediateRecord | undefined>;
   getActiveIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;
@@ -133,11 +152,11 @@ export interface IntermediateStore {
 }
 
 export interface TokenStore {
-  createToken(token: TokenRecord): Promise<void>;
+  createToken(token: TokenRecord, audit: AuditInput): Promise<void>;
   getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined>;
   listTokens(page: Page): Promise<TokenRecord[]>;
   /** Marks a token revoked; returns the record, or undefined when there is no such token. */
-  revokeToken(id: string, at: Date): Promise<TokenRecord | undefined>;
+  revokeToken(id: string, at: Date, audit: AuditInput): Promise<TokenRecord | undefined>;
   touchToken(id: string, at: Date): Promise<void>;
   countTokens(): Promise<number>;
 }
@@ -168,17 +187,17 @@ export interface Revocation {
 export interface CrlStore {
   getLatestCrl(issuerSerial: string): Promise<CrlRecord | undefined>;
   /** Inserts a CRL; throws `crl_conflict` when another CRL took the same seq first. */
-  insertCrl(crl: CrlRecord): Promise<void>;
+  insertCrl(crl: CrlRecord, audit: AuditInput | null): Promise<void>;
   /**
    * Marks an intermediate revoked and inserts the root CRL that lists it, in one transaction.
    * Throws `already_revoked`, `certificate_not_found`, `crl_conflict`.
    */
-  revokeIntermediate(revocation: Revocation): Promise<IntermediateRecord>;
+  revokeIntermediate(revocation: Revocation, audit: AuditInput): Promise<IntermediateRecord>;
   /**
    * Marks a cluster decommissioned and, when given, revokes its active intermediate, in one
    * transaction. Throws `cluster_decommissioned`, `crl_conflict`.
    */
-  decommissionCluster(name: string, at: Date, revocation: Revocation | undefined): Promise<ClusterRecord>;
+  decommissionCluster(name: string, at: Date, revocation: Revocation | undefined, audit: AuditInput): Promise<ClusterRecord>;
   /** Revoked intermediates a root signed, oldest revocation first. */
   listRevokedByRoot(rootSerial: string): Promise<{ serial: string; revokedAt: Date; reason: string }[]>;
   /** Intermediates of a trust domain that are neither revoked nor expired at `now`. */
@@ -189,4 +208,26 @@ export interface CrlStore {
   listRevokedClusters(trustDomain: string | undefined): Promise<ClusterRecord[]>;
 }
 
-export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore;
+export interface AuditFilter {
+  action?: string | undefined;
+  /** Token id, or "system". */
+  actor?: string | undefined;
+  cluster?: string | undefined;
+  trustDomain?: string | undefined;
+  outcome?: AuditOutcome | undefined;
+  /** Target id: a serial, cluster name, trust domain or token id. */
+  target?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+export interface AuditStore {
+  /** Appends one event in its own transaction (reads of key material, denied requests). */
+  appendAudit(input: AuditInput): Promise<AuditEvent>;
+  /** Newest first; `page.before` is a seq. */
+  listAudit(filter: AuditFilter, page: { limit: number; before?: number | undefined }): Promise<AuditEvent[]>;
+  /** Every matching event in seq order, streamed. */
+  iterateAudit(filter: AuditFilter): Iterable<AuditEvent>;
+}
+
+export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & AuditStore;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
+import { auditInput, type AuditContext } from "./audit.js";
 import { matchesPattern } from "./names.js";
 import type { Page, Role, Store, TokenRecord } from "./store.js";
 
@@ -45,7 +46,7 @@ type Deps = {
 export function tokenService({ store, clock }: Deps) {
   return {
     /** Creates a token and returns its record and secret (shown once). Throws `validation_failed`. */
-    async create(input: CreateTokenInput): Promise<{ record: TokenRecord; secret: string }> {
+    async create(input: CreateTokenInput, ctx: AuditContext): Promise<{ record: TokenRecord; secret: string }> {
       const patterns = input.clusterPatterns ?? [];
       if (patterns.length > 0 && input.role !== "provisioner") {
         throw new DomainError("validation_failed", "only provisioner tokens can be limited to cluster patterns", [
@@ -70,7 +71,15 @@ export function tokenService({ store, clock }: Deps) {
         lastUsedAt: null,
         revokedAt: null,
       };
-      await store.createToken(record);
+      await store.createToken(
+        record,
+        auditInput(ctx, now, "token.create", { type: "token", id: record.id }, {}, {
+          name: record.name,
+          role: record.role,
+          clusters: record.clusterPatterns,
+          expiresAt: record.expiresAt?.toISOString() ?? null,
+        }),
+      );
       return { record, secret };
     },
 
@@ -100,8 +109,9 @@ export function tokenService({ store, clock }: Deps) {
     list: (page: Page) => store.listTokens(page),
 
     /** Revokes a token; throws `token_not_found`. Revoking twice keeps the first revocation time. */
-    async revoke(id: string): Promise<TokenRecord> {
-      const token = await store.revokeToken(id, clock.now());
+    async revoke(id: string, ctx: AuditContext): Promise<TokenRecord> {
+      const now = clock.now();
+      const token = await store.revokeToken(id, now, auditInput(ctx, now, "token.revoke", { type: "token", id }, {}));
       if (!token) throw new DomainError("token_not_found", `token ${id} does not exist`);
       return token;
     },

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
+import { auditInput, type AuditContext } from "./audit.js";
 import { certPem, fingerprintSha256, signRoot, subjectKeyId } from "./certificates.js";
 import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm } from "./key-algorithms.js";
 import { exportPkcs8, generateKeyPair } from "./keys.js";
@@ -44,7 +45,7 @@ export function trustDomainService({ store, vault, crypto, clock }: Deps) {
      * "meshroot" by default) or an imported one. Throws `trust_domain_exists` and the errors of
      * root import.
      */
-    async create(input: CreateTrustDomainInput): Promise<TrustDomainWithRoots> {
+    async create(input: CreateTrustDomainInput, ctx: AuditContext): Promise<TrustDomainWithRoots> {
       if (await store.getTrustDomain(input.name)) {
         throw new DomainError("trust_domain_exists", `trust domain ${input.name} already exists`);
       }
@@ -79,7 +80,17 @@ export function trustDomainService({ store, vault, crypto, clock }: Deps) {
       }
       const record: RootRecord = { ...root, sealedKey: await vault.seal(pkcs8, rootKeyAad(root.serial)) };
       const domain: TrustDomainRecord = { name: input.name, organization, createdAt: now };
-      await store.createTrustDomain(domain, record);
+      await store.createTrustDomain(
+        domain,
+        record,
+        auditInput(ctx, now, "trust_domain.create", { type: "trust_domain", id: domain.name }, { trustDomain: domain.name }, {
+          rootSerial: record.serial,
+          imported: record.imported,
+          keyAlgorithm: record.keyAlgorithm,
+          notAfter: record.notAfter.toISOString(),
+          fingerprintSha256: record.fingerprintSha256,
+        }),
+      );
       return { domain, roots: [record] };
     },
 

@@ -1,5 +1,6 @@
 import { Cron } from "croner";
 import type { FastifyBaseLogger } from "fastify";
+import { systemContext } from "../ca/audit.js";
 import type { Core } from "../ca/core.js";
 
 /** How often CRLs are checked for re-signing (each is re-signed at half its validity). */
@@ -13,7 +14,7 @@ export function startBackgroundJobs(core: Core, log: FastifyBaseLogger, rotation
   const rotation = rotationSchedule
     ? new Cron(rotationSchedule, { protect: true, timezone: "UTC" }, async () => {
         try {
-          const { issued: _issued, ...report } = await core.rotation.run({});
+          const { issued: _issued, ...report } = await core.rotation.run({}, systemContext("scheduler"));
           log.info({ rotation: report }, `scheduled rotation: ${report.rotated.length} rotated, ${report.skipped.length} skipped, ${report.failed.length} failed`);
         } catch (err) {
           log.error({ err }, "scheduled rotation failed");

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { systemContext } from "../ca/audit.js";
 import { renderCacertsSecret } from "../ca/cacerts.js";
 import { parseConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
@@ -13,7 +14,7 @@ import { stderrNotice } from "./notice.js";
 export async function rotateCommand(opts: { due: boolean; trustDomain?: string; dryRun?: boolean; out?: string; namespace: string }): Promise<void> {
   const runtime = await openRuntime(parseConfig(), stderrNotice);
   try {
-    const { issued, ...report } = await runtime.core.rotation.run({ dryRun: opts.dryRun, trustDomain: opts.trustDomain });
+    const { issued, ...report } = await runtime.core.rotation.run({ dryRun: opts.dryRun, trustDomain: opts.trustDomain }, systemContext("cli rotate"));
     if (opts.out) {
       mkdirSync(opts.out, { recursive: true, mode: 0o700 });
       for (const { record, files } of issued) {

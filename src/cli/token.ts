@@ -1,3 +1,4 @@
+import { systemContext } from "../ca/audit.js";
 import { DAY_MS } from "../clock.js";
 import { parseConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
@@ -17,7 +18,7 @@ export async function tokenCreateCommand(opts: {
       role: opts.role,
       clusterPatterns: opts.cluster,
       expiresAt: opts.expiresIn ? new Date(runtime.clock.now().getTime() + opts.expiresIn * DAY_MS) : undefined,
-    });
+    }, systemContext("cli token create"));
     stderrNotice("info", `created token ${record.id} (${record.role}); the secret follows on stdout and is not shown again`);
     process.stdout.write(`${secret}\n`);
   } finally {

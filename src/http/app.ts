@@ -9,6 +9,7 @@ import { VERSION } from "../version.js";
 import { installAuth } from "./auth.js";
 import { installErrorHandling } from "./error-handler.js";
 import { registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
+import { auditRoutes } from "./routes/audit.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { healthRoutes } from "./routes/health.js";
 import { intermediateRoutes } from "./routes/intermediates.js";
@@ -59,7 +60,7 @@ export async function buildApp(deps: AppDeps) {
     reply.header("x-request-id", request.id);
   });
   installErrorHandling(app);
-  installAuth(app, deps.core.tokens);
+  installAuth(app, deps.core.tokens, deps.core.audit);
 
   await registerOpenApi(app, VERSION);
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
@@ -73,6 +74,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(revocationRoutes, routeDeps);
   await app.register(rotationRoutes, routeDeps);
   await app.register(tokenRoutes, routeDeps);
+  await app.register(auditRoutes, routeDeps);
   return app;
 }
 

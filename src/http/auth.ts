@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Role, TokenRecord } from "../ca/store.js";
 import { tokenCoversCluster, type TokenService } from "../ca/tokens.js";
-import { DomainError } from "../errors.js";
+import type { AuditService } from "../ca/audit-service.js";
+import { DomainError, isDomainError } from "../errors.js";
+import { auditContext } from "./audit-context.js";
 
 /**
  * Who may call a route: `public` (no token), `any` (any valid token), or a role. Admin passes
@@ -28,11 +30,33 @@ function roleAllows(role: Role, access: Access): boolean {
   return access === "public" || access === "any" || role === "admin" || role === access;
 }
 
-/** Installs bearer-token authentication, role checks (onRequest) and cluster scope checks (preHandler). */
-export function installAuth(app: FastifyInstance, tokens: Pick<TokenService, "authenticate">): void {
+/**
+ * Installs bearer-token authentication, role checks (onRequest) and cluster scope checks
+ * (preHandler). Every refusal (401, 403) is written to the audit trail before it is answered.
+ */
+export function installAuth(app: FastifyInstance, tokens: Pick<TokenService, "authenticate">, audit: Pick<AuditService, "record">): void {
   app.decorateRequest("token", undefined);
 
-  app.addHook("onRequest", async (request) => {
+  const denied = (hook: (request: FastifyRequest) => Promise<void>) => async (request: FastifyRequest) => {
+    try {
+      await hook(request);
+    } catch (err) {
+      if (isDomainError(err, "unauthorized", "forbidden")) {
+        const cluster = (request.params as { name?: string } | undefined)?.name ?? null;
+        await audit.record(
+          auditContext(request),
+          "request.denied",
+          { type: "route", id: `${request.method} ${request.routeOptions.url ?? request.url}` },
+          { cluster: request.routeOptions.url?.startsWith("/v1/clusters/") ? cluster : null },
+          { status: err.code === "unauthorized" ? 401 : 403, reason: err.message },
+          "denied",
+        );
+      }
+      throw err;
+    }
+  };
+
+  app.addHook("onRequest", denied(async (request) => {
     const access = accessOf(request);
     if (access === "public") return;
     const header = request.headers.authorization;
@@ -44,9 +68,9 @@ export function installAuth(app: FastifyInstance, tokens: Pick<TokenService, "au
     if (!roleAllows(token.role, access)) {
       throw new DomainError("forbidden", `this operation needs the ${access} role; token ${token.id} has role ${token.role}`);
     }
-  });
+  }));
 
-  app.addHook("preHandler", async (request) => {
+  app.addHook("preHandler", denied(async (request) => {
     const source = request.routeOptions.config.scope;
     const token = request.token;
     if (!source || !token) return;
@@ -58,7 +82,7 @@ export function installAuth(app: FastifyInstance, tokens: Pick<TokenService, "au
         `token ${token.id} is limited to clusters ${token.clusterPatterns.join(", ")}; cluster ${cluster} is outside its scope`,
       );
     }
-  });
+  }));
 }
 
 function accessOf(request: FastifyRequest): Access {

@@ -1,4 +1,6 @@
+import type { AuditInput } from "../ca/audit.js";
 import type { ClusterRecord, ClusterStore } from "../ca/store.js";
+import type { AuditAppender } from "./audit-store.js";
 import { DomainError } from "../errors.js";
 import { isUniqueViolation, toDate, type Db } from "./database.js";
 
@@ -37,7 +39,7 @@ const toParams = (c: ClusterRecord) => ({
 });
 
 /** Clusters in SQLite. */
-export function sqliteClusterStore(db: Db): ClusterStore {
+export function sqliteClusterStore(db: Db, append: AuditAppender): ClusterStore {
   const insert = db.prepare(`INSERT INTO clusters (name, trust_domain, labels, key_algorithm, validity_days, renew_before_days,
       created_at, updated_at, decommissioned_at)
     VALUES (@name, @trustDomain, @labels, @keyAlgorithm, @validityDays, @renewBeforeDays, @createdAt, @updatedAt, @decommissionedAt)`);
@@ -49,18 +51,24 @@ export function sqliteClusterStore(db: Db): ClusterStore {
   const update = db.prepare(`UPDATE clusters SET labels = @labels, key_algorithm = @keyAlgorithm, validity_days = @validityDays,
       renew_before_days = @renewBeforeDays, updated_at = @updatedAt WHERE name = @name`);
 
-  const updateTx = db.transaction((name: string, patch: Parameters<ClusterStore["updateCluster"]>[1]) => {
+  const insertTx = db.transaction((cluster: ClusterRecord, audit: AuditInput) => {
+    insert.run(toParams(cluster));
+    append(audit);
+  });
+
+  const updateTx = db.transaction((name: string, patch: Parameters<ClusterStore["updateCluster"]>[1], audit: AuditInput) => {
     const row = select.get(name) as ClusterRow | undefined;
     if (!row) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
     const next: ClusterRecord = { ...toCluster(row), ...patch };
     update.run(toParams(next));
+    append(audit);
     return next;
   });
 
   return {
-    async createCluster(cluster) {
+    async createCluster(cluster, audit) {
       try {
-        insert.run(toParams(cluster));
+        insertTx.immediate(cluster, audit);
       } catch (err) {
         if (isUniqueViolation(err)) throw new DomainError("cluster_exists", `cluster ${cluster.name} already exists`);
         throw err;
@@ -77,8 +85,8 @@ export function sqliteClusterStore(db: Db): ClusterStore {
       ) as ClusterRow[];
       return rows.map(toCluster);
     },
-    async updateCluster(name, patch) {
-      return updateTx(name, patch);
+    async updateCluster(name, patch, audit) {
+      return updateTx.immediate(name, patch, audit);
     },
   };
 }

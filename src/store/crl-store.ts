@@ -1,4 +1,6 @@
+import type { AuditInput } from "../ca/audit.js";
 import type { CrlRecord, CrlStore, Revocation } from "../ca/store.js";
+import type { AuditAppender } from "./audit-store.js";
 import { DomainError } from "../errors.js";
 import { toCluster, type ClusterRow } from "./cluster-store.js";
 import { isUniqueViolation, type Db } from "./database.js";
@@ -33,7 +35,7 @@ const toCrl = (r: CrlRow): CrlRecord => ({
 });
 
 /** CRLs, revocation and decommissioning in SQLite. */
-export function sqliteCrlStore(db: Db): CrlStore {
+export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
   const latest = db.prepare("SELECT * FROM crls WHERE issuer_serial = ? ORDER BY seq DESC LIMIT 1");
   const insert = db.prepare(`INSERT INTO crls (issuer_serial, issuer_kind, trust_domain, seq, crl_number, this_update, next_update,
       entries, der, uploaded, created_at)
@@ -87,12 +89,21 @@ export function sqliteCrlStore(db: Db): CrlStore {
     return toIntermediate(intermediate.get(r.serial) as IntermediateRow);
   };
 
-  const revokeTx = db.transaction(applyRevocation);
-  const decommissionTx = db.transaction((name: string, at: Date, r: Revocation | undefined) => {
+  const insertCrlTx = db.transaction((crl: CrlRecord, audit: AuditInput | null) => {
+    insertCrl(crl);
+    if (audit) append(audit);
+  });
+  const revokeTx = db.transaction((r: Revocation, audit: AuditInput) => {
+    const rec = applyRevocation(r);
+    append(audit);
+    return rec;
+  });
+  const decommissionTx = db.transaction((name: string, at: Date, r: Revocation | undefined, audit: AuditInput) => {
     if (decommission.run({ name, at: at.getTime() }).changes === 0) {
       throw new DomainError("cluster_decommissioned", `cluster ${name} is already decommissioned`);
     }
     if (r) applyRevocation(r);
+    append(audit);
     return toCluster(cluster.get(name) as ClusterRow);
   });
 
@@ -101,14 +112,14 @@ export function sqliteCrlStore(db: Db): CrlStore {
       const row = latest.get(issuerSerial) as CrlRow | undefined;
       return row && toCrl(row);
     },
-    async insertCrl(crl) {
-      insertCrl(crl);
+    async insertCrl(crl, audit) {
+      insertCrlTx.immediate(crl, audit);
     },
-    async revokeIntermediate(r) {
-      return revokeTx.immediate(r);
+    async revokeIntermediate(r, audit) {
+      return revokeTx.immediate(r, audit);
     },
-    async decommissionCluster(name, at, r) {
-      return decommissionTx.immediate(name, at, r);
+    async decommissionCluster(name, at, r, audit) {
+      return decommissionTx.immediate(name, at, r, audit);
     },
     async listRevokedByRoot(rootSerial) {
       return (revokedByRoot.all(rootSerial) as { serial: string; revoked_at: number; revocation_reason: string }[]).map((r) => ({

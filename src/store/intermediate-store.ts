@@ -1,4 +1,6 @@
+import type { AuditInput } from "../ca/audit.js";
 import type { IntermediateRecord, IntermediateStore } from "../ca/store.js";
+import type { AuditAppender } from "./audit-store.js";
 import { DomainError } from "../errors.js";
 import { isUniqueViolation, toDate, type Db } from "./database.js";
 
@@ -55,7 +57,7 @@ export const INTERMEDIATE_SELECT = `SELECT i.*, (SELECT n.serial FROM intermedia
   FROM intermediates i`;
 
 /** Intermediates in SQLite; issuance and supersession commit in one transaction. */
-export function sqliteIntermediateStore(db: Db): IntermediateStore {
+export function sqliteIntermediateStore(db: Db, append: AuditAppender): IntermediateStore {
   const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody,
       key_algorithm, cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at,
       revocation_reason, idempotency_key, request_hash, created_at)
@@ -70,7 +72,14 @@ export function sqliteIntermediateStore(db: Db): IntermediateStore {
   const latestGeneration = db.prepare("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = ?");
   const page = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = @cluster AND i.generation < @before ORDER BY i.generation DESC LIMIT @limit`);
 
-  const issue = db.transaction((rec: IntermediateRecord): { record: IntermediateRecord; created: boolean } => {
+  const inventory = new Map<string, ReturnType<Db["prepare"]>>();
+  const inventoryStatement = (sql: string) => {
+    let s = inventory.get(sql);
+    if (!s) inventory.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+
+  const issue = db.transaction((rec: IntermediateRecord, audit: AuditInput): { record: IntermediateRecord; created: boolean } => {
     if (rec.idempotencyKey !== null) {
       const earlier = byIdempotencyKey.get(rec.cluster, rec.idempotencyKey) as IntermediateRow | undefined;
       if (earlier) return { record: toIntermediate(earlier), created: false };
@@ -92,13 +101,40 @@ export function sqliteIntermediateStore(db: Db): IntermediateStore {
       revokedAt: rec.revokedAt?.getTime() ?? null,
       createdAt: rec.createdAt.getTime(),
     });
+    append(audit);
     return { record: rec, created: true };
   });
 
   return {
-    async insertIntermediate(record) {
+    async listCertificates(filter, now, p) {
+      const clauses: string[] = [];
+      const params: Record<string, unknown> = { limit: p.limit };
+      if (filter.cluster) clauses.push("i.cluster = @cluster"), (params.cluster = filter.cluster);
+      if (filter.trustDomain) clauses.push("i.trust_domain = @trustDomain"), (params.trustDomain = filter.trustDomain);
+      if (filter.expiresBefore) clauses.push("i.not_after < @expiresBefore"), (params.expiresBefore = filter.expiresBefore.getTime());
+      if (filter.issuedAfter) clauses.push("i.created_at > @issuedAfter"), (params.issuedAfter = filter.issuedAfter.getTime());
+      if (filter.status) {
+        params.now = now.getTime();
+        clauses.push(
+          filter.status === "revoked"
+            ? "i.status = 'revoked'"
+            : filter.status === "expired"
+              ? "i.status <> 'revoked' AND i.not_after <= @now"
+              : `i.status = '${filter.status}' AND i.not_after > @now`,
+        );
+      }
+      if (p.after) {
+        clauses.push("(i.created_at < @afterCreated OR (i.created_at = @afterCreated AND i.serial < @afterSerial))");
+        params.afterCreated = p.after.createdAt;
+        params.afterSerial = p.after.serial;
+      }
+      const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+      const rows = inventoryStatement(`${INTERMEDIATE_SELECT} ${where} ORDER BY i.created_at DESC, i.serial DESC LIMIT @limit`).all(params);
+      return (rows as IntermediateRow[]).map(toIntermediate);
+    },
+    async insertIntermediate(record, audit) {
       try {
-        return issue.immediate(record);
+        return issue.immediate(record, audit);
       } catch (err) {
         if (isUniqueViolation(err)) {
           throw new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`);

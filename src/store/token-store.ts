@@ -1,4 +1,6 @@
+import type { AuditInput } from "../ca/audit.js";
 import type { TokenRecord, TokenStore } from "../ca/store.js";
+import type { AuditAppender } from "./audit-store.js";
 import { toDate, type Db } from "./database.js";
 
 interface TokenRow {
@@ -26,7 +28,7 @@ const toToken = (r: TokenRow): TokenRecord => ({
 });
 
 /** API tokens in SQLite, looked up by the SHA-256 of their secret. */
-export function sqliteTokenStore(db: Db): TokenStore {
+export function sqliteTokenStore(db: Db, append: AuditAppender): TokenStore {
   const insert = db.prepare(`INSERT INTO api_tokens (id, name, role, cluster_patterns, token_hash, created_at, expires_at)
     VALUES (@id, @name, @role, @clusterPatterns, @tokenHash, @createdAt, @expiresAt)`);
   const byHash = db.prepare("SELECT * FROM api_tokens WHERE token_hash = ?");
@@ -36,19 +38,23 @@ export function sqliteTokenStore(db: Db): TokenStore {
   const touch = db.prepare("UPDATE api_tokens SET last_used_at = @at WHERE id = @id");
   const count = db.prepare("SELECT COUNT(*) AS n FROM api_tokens");
 
-  const revokeTx = db.transaction((id: string, at: number) => {
+  const insertTx = db.transaction((params: Record<string, unknown>, audit: AuditInput) => {
+    insert.run(params);
+    append(audit);
+  });
+  const revokeTx = db.transaction((id: string, at: number, audit: AuditInput) => {
     revoke.run({ id, at });
-    return byId.get(id) as TokenRow | undefined;
+    const row = byId.get(id) as TokenRow | undefined;
+    if (row) append(audit);
+    return row;
   });
 
   return {
-    async createToken(t) {
-      insert.run({
-        ...t,
-        clusterPatterns: JSON.stringify(t.clusterPatterns),
-        createdAt: t.createdAt.getTime(),
-        expiresAt: t.expiresAt?.getTime() ?? null,
-      });
+    async createToken(t, audit) {
+      insertTx.immediate(
+        { ...t, clusterPatterns: JSON.stringify(t.clusterPatterns), createdAt: t.createdAt.getTime(), expiresAt: t.expiresAt?.getTime() ?? null },
+        audit,
+      );
     },
     async getTokenByHash(hash) {
       const row = byHash.get(hash) as TokenRow | undefined;
@@ -57,8 +63,8 @@ export function sqliteTokenStore(db: Db): TokenStore {
     async listTokens(p) {
       return (page.all({ after: p.after ?? "", limit: p.limit }) as TokenRow[]).map(toToken);
     },
-    async revokeToken(id, at) {
-      const row = revokeTx(id, at.getTime());
+    async revokeToken(id, at, audit) {
+      const row = revokeTx.immediate(id, at.getTime(), audit);
       return row && toToken(row);
     },
     async touchToken(id, at) {

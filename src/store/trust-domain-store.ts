@@ -1,4 +1,6 @@
+import type { AuditInput } from "../ca/audit.js";
 import type { RootRecord, TrustDomainRecord, TrustDomainStore } from "../ca/store.js";
+import type { AuditAppender } from "./audit-store.js";
 import { DomainError } from "../errors.js";
 import { isUniqueViolation, type Db } from "./database.js";
 
@@ -43,7 +45,7 @@ const toRoot = (r: RootRow): RootRecord => ({
 });
 
 /** Trust domains and roots in SQLite. */
-export function sqliteTrustDomainStore(db: Db): TrustDomainStore {
+export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDomainStore {
   const insertDomain = db.prepare("INSERT INTO trust_domains (name, organization, created_at) VALUES (@name, @organization, @createdAt)");
   const insertRoot = db.prepare(`INSERT INTO roots (serial, trust_domain, generation, status, imported, key_algorithm, key_id,
       cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, created_at)
@@ -53,7 +55,7 @@ export function sqliteTrustDomainStore(db: Db): TrustDomainStore {
   const selectDomains = db.prepare("SELECT * FROM trust_domains WHERE name > @after ORDER BY name LIMIT @limit");
   const selectRoots = db.prepare("SELECT * FROM roots WHERE trust_domain = ? ORDER BY generation");
 
-  const create = db.transaction((domain: TrustDomainRecord, root: RootRecord) => {
+  const create = db.transaction((domain: TrustDomainRecord, root: RootRecord, audit: AuditInput) => {
     insertDomain.run({ name: domain.name, organization: domain.organization, createdAt: domain.createdAt.getTime() });
     insertRoot.run({
       ...root,
@@ -63,12 +65,13 @@ export function sqliteTrustDomainStore(db: Db): TrustDomainStore {
       notAfter: root.notAfter.getTime(),
       createdAt: root.createdAt.getTime(),
     });
+    append(audit);
   });
 
   return {
-    async createTrustDomain(domain, root) {
+    async createTrustDomain(domain, root, audit) {
       try {
-        create(domain, root);
+        create.immediate(domain, root, audit);
       } catch (err) {
         if (isUniqueViolation(err)) throw new DomainError("trust_domain_exists", `trust domain ${domain.name} already exists`);
         throw err;

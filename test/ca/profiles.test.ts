@@ -2,7 +2,7 @@ import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
 import { KEY_ALGORITHMS, type KeyAlgorithm } from "../../src/ca/key-algorithms.js";
 import { DAY_MS } from "../../src/clock.js";
-import { cert, makeCsr, openssl, T0, testCore } from "../helpers.js";
+import { cert, makeCsr, openssl, T0, testCore, TEST_CTX } from "../helpers.js";
 
 const CA_USAGES = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature;
 const EKU_OID = "2.5.29.37";
@@ -29,9 +29,9 @@ async function issueUnder(rootAlg: KeyAlgorithm, intermediateAlg: KeyAlgorithm, 
   const td = await core.trustDomains.create({
     name: "mesh.example.com",
     root: { keyAlgorithm: rootAlg, organization: "Acme Corp", validityDays: rootValidityDays },
-  });
-  await core.clusters.register({ name: "east-1", trustDomain: "mesh.example.com", policy: { keyAlgorithm: intermediateAlg } });
-  const issued = await core.issuance.issue("east-1", {});
+  }, TEST_CTX);
+  await core.clusters.register({ name: "east-1", trustDomain: "mesh.example.com", policy: { keyAlgorithm: intermediateAlg } }, TEST_CTX);
+  const issued = await core.issuance.issue("east-1", {}, TEST_CTX);
   return { root: cert(td.roots[0]!.certPem), rootRecord: td.roots[0]!, inter: cert(issued.record.certPem), issued };
 }
 
@@ -112,10 +112,10 @@ describe("intermediate profile", () => {
 
   it("takes only the public key from a CSR: subject and extensions come from the profile", async () => {
     const { core } = testCore();
-    await core.trustDomains.create({ name: "cluster.local" });
-    await core.clusters.register({ name: "west", trustDomain: "cluster.local" });
+    await core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
+    await core.clusters.register({ name: "west", trustDomain: "cluster.local" }, TEST_CTX);
     const csr = await makeCsr("ecdsa-p256");
-    const issued = await core.issuance.issue("west", { csrPem: csr.pem });
+    const issued = await core.issuance.issue("west", { csrPem: csr.pem }, TEST_CTX);
     const inter = cert(issued.record.certPem);
     expect(issued.record.custody).toBe("external");
     expect(issued.record.sealedKey).toBeNull();

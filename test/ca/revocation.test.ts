@@ -3,12 +3,12 @@ import { describe, expect, it } from "vitest";
 import { crlNumber, signCrl } from "../../src/ca/crl.js";
 import { DAY_MS } from "../../src/clock.js";
 import { DomainError } from "../../src/errors.js";
-import { crypto, makeCsr, testCore } from "../helpers.js";
+import { crypto, makeCsr, testCore, TEST_CTX } from "../helpers.js";
 
 async function setup() {
   const t = testCore();
-  const td = await t.core.trustDomains.create({ name: "cluster.local" });
-  for (const c of ["east", "west"]) await t.core.clusters.register({ name: c, trustDomain: "cluster.local" });
+  const td = await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
+  for (const c of ["east", "west"]) await t.core.clusters.register({ name: c, trustDomain: "cluster.local" }, TEST_CTX);
   const root = new x509.X509Certificate(td.roots[0]!.certPem);
   const rootCrl = async () => new x509.X509Crl(new Uint8Array(await t.core.revocation.rootCrlDer("cluster.local")));
   return { ...t, root, rootCrl };
@@ -31,9 +31,9 @@ describe("revocation", () => {
     expect(empty.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId).toBe(root.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId);
     expect(empty.nextUpdate!.getTime() - empty.thisUpdate.getTime()).toBe(7 * DAY_MS);
 
-    const { record } = await core.issuance.issue("east", {});
+    const { record } = await core.issuance.issue("east", {}, TEST_CTX);
     clock.advance(60_000);
-    const revoked = await core.revocation.revoke(record.serial, "keyCompromise");
+    const revoked = await core.revocation.revoke(record.serial, "keyCompromise", TEST_CTX);
     expect(revoked).toMatchObject({ status: "revoked", revocationReason: "keyCompromise", revokedAt: clock.now() });
     expect((await core.clusters.get("east")).status).toBe("revoked");
 
@@ -45,9 +45,9 @@ describe("revocation", () => {
     expect(entry.revocationDate.getTime()).toBe(Math.floor(clock.now().getTime() / 1000) * 1000);
     expect(await crl.verify({ publicKey: root.publicKey })).toBe(true);
 
-    expect(await code(core.revocation.revoke(record.serial, "unspecified"))).toBe("already_revoked");
+    expect(await code(core.revocation.revoke(record.serial, "unspecified", TEST_CTX))).toBe("already_revoked");
     expect((await rootCrl()).entries).toHaveLength(1);
-    expect(await code(core.revocation.revoke("ab".repeat(16), "unspecified"))).toBe("certificate_not_found");
+    expect(await code(core.revocation.revoke("ab".repeat(16), "unspecified", TEST_CTX))).toBe("certificate_not_found");
   });
 
   it("re-signs a CRL once half its validity has passed, with a larger number", async () => {
@@ -63,7 +63,7 @@ describe("revocation", () => {
 
   it("refreshAll re-signs only what is stale", async () => {
     const { core, clock } = await setup();
-    await core.issuance.issue("east", {});
+    await core.issuance.issue("east", {}, TEST_CTX);
     expect(await core.revocation.refreshAll()).toBe(2);
     expect(await core.revocation.refreshAll()).toBe(0);
     clock.advance(4 * DAY_MS);
@@ -72,9 +72,9 @@ describe("revocation", () => {
 
   it("decommission revokes the active intermediate (cessationOfOperation), keeps history, refuses new issuance", async () => {
     const { core, rootCrl } = await setup();
-    await core.issuance.issue("east", {});
-    const { record } = await core.issuance.issue("east", {});
-    await core.revocation.decommission("east");
+    await core.issuance.issue("east", {}, TEST_CTX);
+    const { record } = await core.issuance.issue("east", {}, TEST_CTX);
+    await core.revocation.decommission("east", TEST_CTX);
     const view = await core.clusters.get("east");
     expect(view.status).toBe("decommissioned");
     expect(view.cluster.decommissionedAt).not.toBeNull();
@@ -84,11 +84,11 @@ describe("revocation", () => {
       [1, "superseded", null],
     ]);
     expect((await rootCrl()).findRevoked(record.serial)!.reason).toBe(x509.X509CrlReason.cessationOfOperation);
-    expect(await code(core.issuance.issue("east", {}))).toBe("cluster_decommissioned");
-    expect(await code(core.revocation.decommission("east"))).toBe("cluster_decommissioned");
-    expect(await code(core.revocation.decommission("nope"))).toBe("cluster_not_found");
+    expect(await code(core.issuance.issue("east", {}, TEST_CTX))).toBe("cluster_decommissioned");
+    expect(await code(core.revocation.decommission("east", TEST_CTX))).toBe("cluster_decommissioned");
+    expect(await code(core.revocation.decommission("nope", TEST_CTX))).toBe("cluster_not_found");
     // A cluster that never had an intermediate decommissions without a revocation.
-    await core.revocation.decommission("west");
+    await core.revocation.decommission("west", TEST_CTX);
     expect((await core.clusters.get("west")).status).toBe("decommissioned");
   });
 });
@@ -96,13 +96,13 @@ describe("revocation", () => {
 describe("ca-crl.pem", () => {
   it("holds the root's CRL and one CRL per unexpired, unrevoked intermediate, each verifying against its issuer", async () => {
     const { core, root, clock } = await setup();
-    await core.clusters.register({ name: "short", trustDomain: "cluster.local", policy: { validityDays: 2 } });
-    const e1 = (await core.issuance.issue("east", {})).record;
-    const e2 = (await core.issuance.issue("east", {})).record;
-    const w1 = (await core.issuance.issue("west", {})).record;
-    const w2 = (await core.issuance.issue("west", {})).record;
-    await core.issuance.issue("short", {});
-    await core.revocation.revoke(w1.serial, "superseded");
+    await core.clusters.register({ name: "short", trustDomain: "cluster.local", policy: { validityDays: 2 } }, TEST_CTX);
+    const e1 = (await core.issuance.issue("east", {}, TEST_CTX)).record;
+    const e2 = (await core.issuance.issue("east", {}, TEST_CTX)).record;
+    const w1 = (await core.issuance.issue("west", {}, TEST_CTX)).record;
+    const w2 = (await core.issuance.issue("west", {}, TEST_CTX)).record;
+    await core.issuance.issue("short", {}, TEST_CTX);
+    await core.revocation.revoke(w1.serial, "superseded", TEST_CTX);
     clock.advance(3 * DAY_MS); // "short" has expired
     const crls = crlsOf(await core.revocation.caCrlBundle("cluster.local"));
     expect(crls[0]!.issuer).toBe(root.subject);
@@ -119,9 +119,9 @@ describe("ca-crl.pem", () => {
 
   it("names the external intermediates that lack a CRL, and includes an uploaded one", async () => {
     const { core, clock } = await setup();
-    await core.issuance.issue("east", {});
+    await core.issuance.issue("east", {}, TEST_CTX);
     const csr = await makeCsr();
-    const ext = (await core.issuance.issue("west", { csrPem: csr.pem })).record;
+    const ext = (await core.issuance.issue("west", { csrPem: csr.pem }, TEST_CTX)).record;
     const err = await core.revocation.caCrlBundle("cluster.local").catch((e: DomainError) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).code).toBe("crl_incomplete");
@@ -132,13 +132,13 @@ describe("ca-crl.pem", () => {
     const mk = (number: number, days = 7, at = clock.now()) =>
       signCrl({ signer, number, thisUpdate: at, nextUpdate: new Date(at.getTime() + days * DAY_MS), entries: [{ serial: "0badc0de", revokedAt: at, reason: "keyCompromise" }] }, crypto);
     const crl5 = await mk(5);
-    const stored = await core.revocation.uploadCrl("west", ext.serial, new Uint8Array(crl5.rawData));
+    const stored = await core.revocation.uploadCrl("west", ext.serial, new Uint8Array(crl5.rawData), TEST_CTX);
     expect(stored).toMatchObject({ crlNumber: 5, entries: 1, uploaded: true });
     const bundle = crlsOf(await core.revocation.caCrlBundle("cluster.local"));
     expect(bundle.map((c) => c.issuer)).toContain(cert.subject);
     // PEM works too; an older number is refused as stale.
-    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from(crl5.toString("pem"))))).toBe("crl_stale");
-    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from((await mk(6)).toString("pem"))))).toBe("ok");
+    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from(crl5.toString("pem")), TEST_CTX))).toBe("crl_stale");
+    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from((await mk(6)).toString("pem")), TEST_CTX))).toBe("ok");
     // Expired uploads stop counting.
     clock.advance(8 * DAY_MS);
     expect(await code(core.revocation.caCrlBundle("cluster.local"))).toBe("crl_incomplete");
@@ -146,9 +146,9 @@ describe("ca-crl.pem", () => {
 
   it("refuses uploads that are not the intermediate's own current CRL", async () => {
     const { core, clock } = await setup();
-    const escrowed = (await core.issuance.issue("east", {})).record;
+    const escrowed = (await core.issuance.issue("east", {}, TEST_CTX)).record;
     const csr = await makeCsr();
-    const ext = (await core.issuance.issue("west", { csrPem: csr.pem })).record;
+    const ext = (await core.issuance.issue("west", { csrPem: csr.pem }, TEST_CTX)).record;
     const cert = new x509.X509Certificate(ext.certPem);
     const other = await makeCsr();
     const now = clock.now();
@@ -156,13 +156,13 @@ describe("ca-crl.pem", () => {
       signCrl({ signer: { cert: signerCert, keyAlgorithm: "ecdsa-p256", keyId: "", privateKey }, number: 1, thisUpdate: now, nextUpdate, entries: [] }, crypto).then(
         (c) => new Uint8Array(c.rawData),
       );
-    expect(await code(core.revocation.uploadCrl("west", ext.serial, await sign(other.keys.privateKey)))).toBe("invalid_crl");
+    expect(await code(core.revocation.uploadCrl("west", ext.serial, await sign(other.keys.privateKey), TEST_CTX))).toBe("invalid_crl");
     const eastCert = new x509.X509Certificate(escrowed.certPem);
-    expect(await code(core.revocation.uploadCrl("west", ext.serial, await sign(csr.keys.privateKey, eastCert)))).toBe("invalid_crl");
-    expect(await code(core.revocation.uploadCrl("west", ext.serial, await sign(csr.keys.privateKey, cert, new Date(now.getTime() - 1000))))).toBe("invalid_crl");
-    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from("garbage")))).toBe("invalid_crl");
-    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from("-----BEGIN X509 CRL-----\n!!\n-----END X509 CRL-----")))).toBe("invalid_pem");
-    expect(await code(core.revocation.uploadCrl("east", escrowed.serial, await sign(csr.keys.privateKey)))).toBe("escrowed_custody");
-    expect(await code(core.revocation.uploadCrl("east", ext.serial, await sign(csr.keys.privateKey)))).toBe("certificate_not_found");
+    expect(await code(core.revocation.uploadCrl("west", ext.serial, await sign(csr.keys.privateKey, eastCert), TEST_CTX))).toBe("invalid_crl");
+    expect(await code(core.revocation.uploadCrl("west", ext.serial, await sign(csr.keys.privateKey, cert, new Date(now.getTime() - 1000)), TEST_CTX))).toBe("invalid_crl");
+    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from("garbage"), TEST_CTX))).toBe("invalid_crl");
+    expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from("-----BEGIN X509 CRL-----\n!!\n-----END X509 CRL-----"), TEST_CTX))).toBe("invalid_pem");
+    expect(await code(core.revocation.uploadCrl("east", escrowed.serial, await sign(csr.keys.privateKey), TEST_CTX))).toBe("escrowed_custody");
+    expect(await code(core.revocation.uploadCrl("east", ext.serial, await sign(csr.keys.privateKey), TEST_CTX))).toBe("certificate_not_found");
   });
 });

@@ -5,7 +5,7 @@ import { signingAlgorithm, type KeyAlgorithm } from "../../src/ca/key-algorithms
 import { pkcs8Pem } from "../../src/ca/keys.js";
 import { validateImportedRoot } from "../../src/ca/root-import.js";
 import { DomainError } from "../../src/errors.js";
-import { crypto, generateKeys, T0, testCore } from "../helpers.js";
+import { crypto, generateKeys, T0, testCore, TEST_CTX } from "../helpers.js";
 
 const now = new Date(T0);
 
@@ -111,11 +111,11 @@ describe("root import", () => {
   it("an imported root signs intermediates whose AKI is its SKI, and its organization carries over", async () => {
     const { core } = testCore();
     const root = await makeRoot({ alg: "rsa-2048" });
-    const td = await core.trustDomains.create({ name: "imported.example", import: root });
+    const td = await core.trustDomains.create({ name: "imported.example", import: root }, TEST_CTX);
     expect(td.roots[0]!.imported).toBe(true);
     expect(td.domain.organization).toBe("Example");
-    await core.clusters.register({ name: "c1", trustDomain: "imported.example" });
-    const issued = await core.issuance.issue("c1", {});
+    await core.clusters.register({ name: "c1", trustDomain: "imported.example" }, TEST_CTX);
+    const issued = await core.issuance.issue("c1", {}, TEST_CTX);
     const inter = new x509.X509Certificate(issued.record.certPem);
     const rootCert = new x509.X509Certificate(root.certificatePem);
     expect(await inter.verify({ publicKey: rootCert.publicKey, signatureOnly: true })).toBe(true);

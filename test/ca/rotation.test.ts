@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
-import { makeCsr, testCore } from "../helpers.js";
+import { makeCsr, testCore, TEST_CTX } from "../helpers.js";
 
 async function fleet() {
   const t = testCore();
-  await t.core.trustDomains.create({ name: "cluster.local" });
+  await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
   const reg = (name: string, validityDays = 30, renewBeforeDays = 10) =>
-    t.core.clusters.register({ name, trustDomain: "cluster.local", policy: { validityDays, renewBeforeDays } });
+    t.core.clusters.register({ name, trustDomain: "cluster.local", policy: { validityDays, renewBeforeDays } }, TEST_CTX);
   return { ...t, reg };
 }
 
@@ -14,7 +14,7 @@ describe("rotation due dates (injected clock)", () => {
   it("a cluster is active before rotate_after, due at and after it, expired at not_after", async () => {
     const { core, clock, reg } = await fleet();
     await reg("east");
-    const { record } = await core.issuance.issue("east", {});
+    const { record } = await core.issuance.issue("east", {}, TEST_CTX);
     expect(record.notAfter.getTime() - record.rotateAfter.getTime()).toBe(10 * DAY_MS);
 
     clock.set(new Date(record.rotateAfter.getTime() - 1));
@@ -37,8 +37,8 @@ describe("rotation due dates (injected clock)", () => {
     const { core, clock, reg } = await fleet();
     await reg("a", 30, 10);
     await reg("b", 60, 10);
-    await core.issuance.issue("a", {});
-    await core.issuance.issue("b", {});
+    await core.issuance.issue("a", {}, TEST_CTX);
+    await core.issuance.issue("b", {}, TEST_CTX);
     expect((await core.rotation.due(19 * DAY_MS)).map((d) => d.cluster)).toEqual([]);
     expect((await core.rotation.due(21 * DAY_MS)).map((d) => d.cluster)).toEqual(["a"]);
     expect((await core.rotation.due(51 * DAY_MS)).map((d) => d.cluster)).toEqual(["a", "b"]);
@@ -50,27 +50,27 @@ describe("rotation due dates (injected clock)", () => {
 describe("batch rotation", () => {
   it("rotates due escrowed clusters, skips not-due and external ones, reports failures without stopping", async () => {
     const t = testCore();
-    await t.core.trustDomains.create({ name: "cluster.local" });
+    await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
     // A trust domain whose root runs out: its cluster fails to rotate (root_expired).
-    await t.core.trustDomains.create({ name: "dying.example", root: { validityDays: 25 } });
+    await t.core.trustDomains.create({ name: "dying.example", root: { validityDays: 25 } }, TEST_CTX);
     const reg = (name: string, trustDomain = "cluster.local", validityDays = 30) =>
-      t.core.clusters.register({ name, trustDomain, policy: { validityDays, renewBeforeDays: 10 } });
+      t.core.clusters.register({ name, trustDomain, policy: { validityDays, renewBeforeDays: 10 } }, TEST_CTX);
     await reg("due-1");
     await reg("due-2");
     await reg("fresh", "cluster.local", 365);
     await reg("external");
     await reg("failing", "dying.example");
     await reg("never-issued");
-    for (const c of ["due-1", "due-2", "fresh", "failing"]) await t.core.issuance.issue(c, {});
-    await t.core.issuance.issue("external", { csrPem: (await makeCsr()).pem });
+    for (const c of ["due-1", "due-2", "fresh", "failing"]) await t.core.issuance.issue(c, {}, TEST_CTX);
+    await t.core.issuance.issue("external", { csrPem: (await makeCsr()).pem }, TEST_CTX);
     const before = { d1: (await t.core.clusters.get("due-1")).active!, failing: (await t.core.clusters.get("failing")).active! };
     t.clock.advance(24.5 * DAY_MS);
 
-    const dry = await t.core.rotation.run({ dryRun: true });
+    const dry = await t.core.rotation.run({ dryRun: true }, TEST_CTX);
     expect(dry.rotated).toEqual([]);
     expect(dry.skipped.map((s) => s.cluster).sort()).toEqual(["due-1", "due-2", "external", "failing"]);
 
-    const report = await t.core.rotation.run({});
+    const report = await t.core.rotation.run({}, TEST_CTX);
     expect(report.rotated.map((r) => r.cluster).sort()).toEqual(["due-1", "due-2"]);
     expect(report.skipped).toEqual([{ cluster: "external", reason: expect.stringContaining("CSR") }]);
     expect(report.failed).toEqual([{ cluster: "failing", code: "root_expired", detail: expect.stringContaining("expires") }]);
@@ -87,18 +87,18 @@ describe("batch rotation", () => {
     expect((await t.core.clusters.get("failing")).active!.serial).toBe(before.failing.serial);
 
     // A second run finds nothing more to do for the rotated clusters.
-    const again = await t.core.rotation.run({});
+    const again = await t.core.rotation.run({}, TEST_CTX);
     expect(again.rotated).toEqual([]);
   });
 
   it("a revoked cluster is listed and a run gives it a new intermediate", async () => {
     const { core, reg } = await fleet();
     await reg("east", 365);
-    const { record } = await core.issuance.issue("east", {});
-    await core.revocation.revoke(record.serial, "keyCompromise");
+    const { record } = await core.issuance.issue("east", {}, TEST_CTX);
+    await core.revocation.revoke(record.serial, "keyCompromise", TEST_CTX);
     expect((await core.clusters.get("east")).status).toBe("revoked");
     expect(await core.rotation.due(0)).toMatchObject([{ cluster: "east", status: "revoked", serial: record.serial }]);
-    const report = await core.rotation.run({});
+    const report = await core.rotation.run({}, TEST_CTX);
     expect(report.rotated).toMatchObject([{ cluster: "east", previousSerial: record.serial, generation: 2 }]);
     expect((await core.clusters.get("east")).status).toBe("active");
   });
@@ -107,13 +107,13 @@ describe("batch rotation", () => {
     const { core, clock, reg } = await fleet();
     await reg("prod-a");
     await reg("dev-a");
-    await core.issuance.issue("prod-a", {});
-    await core.issuance.issue("dev-a", {});
+    await core.issuance.issue("prod-a", {}, TEST_CTX);
+    await core.issuance.issue("dev-a", {}, TEST_CTX);
     clock.advance(21 * DAY_MS);
-    const scoped = await core.rotation.run({ inScope: (c) => c.startsWith("prod-") });
+    const scoped = await core.rotation.run({ inScope: (c) => c.startsWith("prod-") }, TEST_CTX);
     expect(scoped.rotated.map((r) => r.cluster)).toEqual(["prod-a"]);
-    expect((await core.rotation.run({ trustDomain: "other.example" })).rotated).toEqual([]);
-    const [r1, r2] = await Promise.all([core.rotation.run({}), core.rotation.run({})]);
+    expect((await core.rotation.run({ trustDomain: "other.example" }, TEST_CTX)).rotated).toEqual([]);
+    const [r1, r2] = await Promise.all([core.rotation.run({}, TEST_CTX), core.rotation.run({}, TEST_CTX)]);
     expect(r1.rotated.map((r) => r.serial)).toEqual(r2.rotated.map((r) => r.serial));
     expect((await core.clusters.get("dev-a")).active!.generation).toBe(2);
   });

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
 import * as x509 from "@peculiar/x509";
 import { signCrl } from "../../src/ca/crl.js";
-import { crypto, makeCsr, testApp, type TestApp } from "../helpers.js";
+import { crypto, makeCsr, testApp, type TestApp, TEST_CTX } from "../helpers.js";
 
-type Access = "public" | "any" | "provisioner" | "admin";
+type Access = "public" | "any" | "provisioner" | "auditor" | "admin";
 type Caller = "none" | "garbage" | "revoked" | "expired" | "admin" | "provisioner" | "scopedIn" | "scopedOut" | "auditor";
 
 interface RouteCase {
@@ -48,14 +48,14 @@ const routes: RouteCase[] = [
     path: "/v1/tokens/{id}",
     access: "admin",
     ok: 200,
-    url: async () => `/v1/tokens/${(await t.core.tokens.create({ name: "victim", role: "auditor" })).record.id}`,
+    url: async () => `/v1/tokens/${(await t.core.tokens.create({ name: "victim", role: "auditor" }, TEST_CTX)).record.id}`,
   },
   {
     method: "POST",
     path: "/v1/certificates/{serial}/revoke",
     access: "admin",
     ok: 200,
-    url: async () => `/v1/certificates/${(await t.core.issuance.issue("prod-r", {})).record.serial}/revoke`,
+    url: async () => `/v1/certificates/${(await t.core.issuance.issue("prod-r", {}, TEST_CTX)).record.serial}/revoke`,
     body: () => ({ reason: "superseded" }),
   },
   {
@@ -63,7 +63,7 @@ const routes: RouteCase[] = [
     path: "/v1/clusters/{name}",
     access: "admin",
     ok: 200,
-    url: async () => `/v1/clusters/${(await t.core.clusters.register({ name: `prod-d${next()}`, trustDomain: "cluster.local" })).cluster.name}`,
+    url: async () => `/v1/clusters/${(await t.core.clusters.register({ name: `prod-d${next()}`, trustDomain: "cluster.local" }, TEST_CTX)).cluster.name}`,
   },
   { method: "GET", path: "/v1/trust-domains/{name}/crl", access: "public", ok: 200, url: () => "/v1/trust-domains/cluster.local/crl" },
   {
@@ -84,6 +84,17 @@ const routes: RouteCase[] = [
   },
   { method: "GET", path: "/v1/rotations/due", access: "any", ok: 200, url: () => "/v1/rotations/due?within=30d" },
   { method: "POST", path: "/v1/rotations/run", access: "provisioner", ok: 200, url: () => "/v1/rotations/run", body: () => ({ dryRun: true }), filtersByScope: true },
+  { method: "GET", path: "/v1/audit", access: "auditor", ok: 200, url: () => "/v1/audit?limit=5" },
+  { method: "GET", path: "/v1/audit/export", access: "auditor", ok: 200, url: () => "/v1/audit/export?action=cluster.create" },
+  { method: "GET", path: "/v1/audit/verify", access: "auditor", ok: 200, url: () => "/v1/audit/verify" },
+  { method: "GET", path: "/v1/certificates", access: "auditor", ok: 200, url: () => "/v1/certificates?limit=5" },
+  {
+    method: "GET",
+    path: "/v1/certificates/{serial}",
+    access: "auditor",
+    ok: 200,
+    url: async () => `/v1/certificates/${(await t.core.clusters.get("prod-a")).active!.serial}`,
+  },
   { method: "GET", path: "/healthz", access: "public", ok: 200, url: () => "/healthz" },
   { method: "GET", path: "/readyz", access: "public", ok: 200, url: () => "/readyz" },
 ];
@@ -93,19 +104,20 @@ function expected({ access, ok, filtersByScope }: RouteCase, caller: Caller): nu
   if (caller === "none" || caller === "garbage" || caller === "revoked" || caller === "expired") return 401;
   if (access === "any") return ok;
   if (caller === "admin") return ok;
+  if (access === "auditor") return caller === "auditor" ? ok : 403;
   if (access === "admin" || caller === "auditor") return 403;
   return caller === "scopedOut" && !filtersByScope ? 403 : ok;
 }
 
 beforeAll(async () => {
   t = await testApp();
-  await t.core.trustDomains.create({ name: "cluster.local" });
-  await t.core.clusters.register({ name: "prod-a", trustDomain: "cluster.local" });
-  await t.core.issuance.issue("prod-a", {});
-  await t.core.clusters.register({ name: "prod-r", trustDomain: "cluster.local" });
-  await t.core.clusters.register({ name: "prod-x", trustDomain: "cluster.local" });
+  await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
+  await t.core.clusters.register({ name: "prod-a", trustDomain: "cluster.local" }, TEST_CTX);
+  await t.core.issuance.issue("prod-a", {}, TEST_CTX);
+  await t.core.clusters.register({ name: "prod-r", trustDomain: "cluster.local" }, TEST_CTX);
+  await t.core.clusters.register({ name: "prod-x", trustDomain: "cluster.local" }, TEST_CTX);
   const csr = await makeCsr();
-  const issued = await t.core.issuance.issue("prod-x", { csrPem: csr.pem });
+  const issued = await t.core.issuance.issue("prod-x", { csrPem: csr.pem }, TEST_CTX);
   const interCert = new x509.X509Certificate(issued.record.certPem);
   external.serial = issued.record.serial;
   const crls: Buffer[] = [];
@@ -124,7 +136,7 @@ beforeAll(async () => {
   }
   external.crl = () => crls.shift()!;
   const make = async (role: "provisioner" | "auditor", clusterPatterns?: string[]) =>
-    (await t.core.tokens.create({ name: role, role, clusterPatterns })).secret;
+    (await t.core.tokens.create({ name: role, role, clusterPatterns }, TEST_CTX)).secret;
   secrets.none = undefined;
   secrets.garbage = "mrt_not-a-real-token";
   secrets.admin = t.admin;
@@ -132,10 +144,10 @@ beforeAll(async () => {
   secrets.scopedIn = await make("provisioner", ["prod-*"]);
   secrets.scopedOut = await make("provisioner", ["dev-*", "staging"]);
   secrets.auditor = await make("auditor");
-  const revoked = await t.core.tokens.create({ name: "revoked", role: "admin" });
-  await t.core.tokens.revoke(revoked.record.id);
+  const revoked = await t.core.tokens.create({ name: "revoked", role: "admin" }, TEST_CTX);
+  await t.core.tokens.revoke(revoked.record.id, TEST_CTX);
   secrets.revoked = revoked.secret;
-  const expired = await t.core.tokens.create({ name: "expired", role: "admin", expiresAt: new Date(t.clock.now().getTime() + 1000) });
+  const expired = await t.core.tokens.create({ name: "expired", role: "admin", expiresAt: new Date(t.clock.now().getTime() + 1000) }, TEST_CTX);
   secrets.expired = expired.secret;
   t.clock.advance(2000);
 });
@@ -194,7 +206,7 @@ describe("authorization matrix: every route × every caller", () => {
   });
 
   it("expiry is checked against the injected clock", async () => {
-    const tok = await t.core.tokens.create({ name: "soon", role: "auditor", expiresAt: new Date(t.clock.now().getTime() + DAY_MS) });
+    const tok = await t.core.tokens.create({ name: "soon", role: "auditor", expiresAt: new Date(t.clock.now().getTime() + DAY_MS) }, TEST_CTX);
     const call = () => t.app.inject({ url: "/v1/clusters", headers: { authorization: `Bearer ${tok.secret}` } });
     expect((await call()).statusCode).toBe(200);
     t.clock.advance(DAY_MS);

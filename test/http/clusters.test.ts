@@ -1,11 +1,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
-import { rowCounts, testApp, type TestApp } from "../helpers.js";
+import { rowCounts, testApp, type TestApp, TEST_CTX } from "../helpers.js";
 
 let t: TestApp;
 beforeEach(async () => {
   t = await testApp();
-  await t.core.trustDomains.create({ name: "cluster.local" });
+  await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
 });
 
 const register = (payload: unknown) => t.app.inject({ method: "POST", url: "/v1/clusters", headers: t.auth(), payload: payload as object });
@@ -62,7 +62,7 @@ describe("clusters", () => {
   });
 
   it("lists with a trust-domain filter and pagination", async () => {
-    await t.core.trustDomains.create({ name: "other.example" });
+    await t.core.trustDomains.create({ name: "other.example" }, TEST_CTX);
     for (const n of ["a1", "a2", "a3"]) await register({ name: n, trustDomain: "cluster.local" });
     await register({ name: "b1", trustDomain: "other.example" });
     const all = (await t.app.inject({ url: "/v1/clusters?limit=2", headers: t.auth() })).json();

@@ -1,13 +1,13 @@
 import * as x509 from "@peculiar/x509";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { cert, makeCsr, rowCounts, testApp, type TestApp } from "../helpers.js";
+import { cert, makeCsr, rowCounts, testApp, type TestApp, TEST_CTX } from "../helpers.js";
 
 let t: TestApp;
 beforeEach(async () => {
   t = await testApp();
-  await t.core.trustDomains.create({ name: "mesh.example.com" });
-  await t.core.clusters.register({ name: "east", trustDomain: "mesh.example.com" });
+  await t.core.trustDomains.create({ name: "mesh.example.com" }, TEST_CTX);
+  await t.core.clusters.register({ name: "east", trustDomain: "mesh.example.com" }, TEST_CTX);
 });
 
 const issue = (payload?: unknown, headers: Record<string, string> = {}, cluster = "east") =>

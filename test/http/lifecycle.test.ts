@@ -1,15 +1,15 @@
 import * as x509 from "@peculiar/x509";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
-import { rowCounts, testApp, type TestApp } from "../helpers.js";
+import { rowCounts, testApp, type TestApp, TEST_CTX } from "../helpers.js";
 
 let t: TestApp;
 beforeEach(async () => {
   t = await testApp();
-  await t.core.trustDomains.create({ name: "cluster.local" });
+  await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
   for (const name of ["prod-a", "dev-a"]) {
-    await t.core.clusters.register({ name, trustDomain: "cluster.local", policy: { validityDays: 30, renewBeforeDays: 10 } });
-    await t.core.issuance.issue(name, {});
+    await t.core.clusters.register({ name, trustDomain: "cluster.local", policy: { validityDays: 30, renewBeforeDays: 10 } }, TEST_CTX);
+    await t.core.issuance.issue(name, {}, TEST_CTX);
   }
 });
 
@@ -86,7 +86,7 @@ describe("rotation routes", () => {
 
   it("runs a rotation limited to the caller's scope, and a dry run writes nothing", async () => {
     t.clock.advance(21 * DAY_MS);
-    const { secret } = await t.core.tokens.create({ name: "prod", role: "provisioner", clusterPatterns: ["prod-*"] });
+    const { secret } = await t.core.tokens.create({ name: "prod", role: "provisioner", clusterPatterns: ["prod-*"] }, TEST_CTX);
     const before = rowCounts(t.db);
     const dry = await t.app.inject({ method: "POST", url: "/v1/rotations/run", headers: t.auth(secret), payload: { dryRun: true } });
     expect(dry.json()).toMatchObject({ dryRun: true, rotated: [], skipped: [{ cluster: "prod-a" }], failed: [] });

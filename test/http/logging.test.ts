@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { buildApp, LOG_REDACT } from "../../src/http/app.js";
-import { makeCsr, testCore } from "../helpers.js";
+import { makeCsr, testCore, TEST_CTX } from "../helpers.js";
 
 describe("logs", () => {
   it("never carry a token, a private key or a CSR body, even at trace level", async () => {
@@ -19,7 +19,7 @@ describe("logs", () => {
       readiness: () => ({ ready: true, checks: {} }),
       logger: { level: "trace", stream, redact: { paths: LOG_REDACT, censor: "[redacted]" } },
     });
-    const { secret } = await core.tokens.create({ name: "admin", role: "admin" });
+    const { secret } = await core.tokens.create({ name: "admin", role: "admin" }, TEST_CTX);
     const auth = { authorization: `Bearer ${secret}` };
     await app.inject({ method: "POST", url: "/v1/trust-domains", headers: auth, payload: { name: "cluster.local" } });
     await app.inject({ method: "POST", url: "/v1/clusters", headers: auth, payload: { name: "east", trustDomain: "cluster.local" } });

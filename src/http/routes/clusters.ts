@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { Cluster, ListClustersQuery, PatchClusterBody, RegisterClusterBody } from "../schemas/clusters.js";
 import { ClusterName, NameParam, paged, problemResponses } from "../schemas/common.js";
@@ -14,7 +15,7 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cor
       config: { auth: "provisioner", scope: "body" },
       schema: { tags, summary: "Register a cluster", body: RegisterClusterBody, response: { 201: Cluster, ...problemResponses } },
     },
-    async (request, reply) => reply.code(201).send(clusterView(await core.clusters.register(request.body), clock.now())),
+    async (request, reply) => reply.code(201).send(clusterView(await core.clusters.register(request.body, auditContext(request)), clock.now())),
   );
 
   app.get(
@@ -49,6 +50,6 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cor
       config: { auth: "provisioner", scope: "param" },
       schema: { tags, summary: "Change labels and policy", params: NameParam(ClusterName), body: PatchClusterBody, response: { 200: Cluster, ...problemResponses } },
     },
-    async (request) => clusterView(await core.clusters.update(request.params.name, request.body), clock.now()),
+    async (request) => clusterView(await core.clusters.update(request.params.name, request.body, auditContext(request)), clock.now()),
   );
 };

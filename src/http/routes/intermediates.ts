@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { renderCacertsSecret } from "../../ca/cacerts.js";
 import { DomainError } from "../../errors.js";
+import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { PageQuery, paged, problemResponses } from "../schemas/common.js";
 import { CacertsQuery, Intermediate, IntermediateParams, IssueBody, IssueHeaders, IssueResponse } from "../schemas/intermediates.js";
@@ -34,7 +35,7 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
         csrPem: body.csrPem,
         idempotencyKey: request.headers["idempotency-key"],
         requestHash: createHash("sha256").update(JSON.stringify(body)).digest("hex"),
-      });
+      }, auditContext(request));
       if (!result.created) reply.header("idempotent-replayed", "true");
       return reply.code(result.created ? 201 : 200).send({ intermediate: intermediateView(result.record, clock.now()), cacerts: result.files });
     },
@@ -90,7 +91,7 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
           { path: "querystring.crl", message: "not available with type=tls" },
         ]);
       }
-      const { record, files } = await core.issuance.activeFiles(request.params.name);
+      const { record, files } = await core.issuance.activeFiles(request.params.name, auditContext(request));
       if (crl) files["ca-crl.pem"] = await core.revocation.caCrlBundle(record.trustDomain);
       const manifest = renderCacertsSecret(
         files,

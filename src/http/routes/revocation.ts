@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { toPem } from "../../ca/pem.js";
 import { DomainError } from "../../errors.js";
+import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { Cluster } from "../schemas/clusters.js";
 import { ClusterName, NameParam, problemResponses, TrustDomainName } from "../schemas/common.js";
@@ -27,7 +28,7 @@ export const revocationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
         response: { 200: Intermediate, ...problemResponses },
       },
     },
-    async (request) => intermediateView(await core.revocation.revoke(request.params.serial, request.body.reason), clock.now()),
+    async (request) => intermediateView(await core.revocation.revoke(request.params.serial, request.body.reason, auditContext(request)), clock.now()),
   );
 
   app.delete(
@@ -42,7 +43,7 @@ export const revocationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
       },
     },
     async (request) => {
-      await core.revocation.decommission(request.params.name);
+      await core.revocation.decommission(request.params.name, auditContext(request));
       return clusterView(await core.clusters.get(request.params.name), clock.now());
     },
   );
@@ -98,7 +99,7 @@ export const revocationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
           { path: "body", message: "expected a DER or PEM CRL" },
         ]);
       }
-      const crl = await core.revocation.uploadCrl(request.params.name, request.params.serial, body);
+      const crl = await core.revocation.uploadCrl(request.params.name, request.params.serial, body, auditContext(request));
       return {
         issuerSerial: crl.issuerSerial,
         crlNumber: crl.crlNumber,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { tokenCoversCluster } from "../../ca/tokens.js";
+import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { problemResponses } from "../schemas/common.js";
 import { DueCluster, DueQuery, RotationReport, RunBody } from "../schemas/lifecycle.js";
@@ -44,7 +45,7 @@ export const rotationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { co
         dryRun: request.body?.dryRun,
         trustDomain: request.body?.trustDomain,
         inScope: (cluster) => tokenCoversCluster(token, cluster),
-      });
+      }, auditContext(request));
       return { ...report, rotated: report.rotated.map((r) => ({ ...r, notAfter: r.notAfter.toISOString() })) };
     },
   );

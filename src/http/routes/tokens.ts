@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { PageQuery, paged, problemResponses } from "../schemas/common.js";
 import { CreatedToken, CreateTokenBody, Token, TokenParams } from "../schemas/tokens.js";
@@ -21,7 +22,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core 
         role,
         clusterPatterns: clusters,
         expiresAt: expiresAt ? new Date(expiresAt) : undefined,
-      });
+      }, auditContext(request));
       return reply.code(201).header("cache-control", "no-store").send({ ...tokenView(record), token: secret });
     },
   );
@@ -35,6 +36,6 @@ export const tokenRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core 
   app.delete(
     "/v1/tokens/:id",
     { config: { auth: "admin" }, schema: { tags, summary: "Revoke an API token", params: TokenParams, response: { 200: Token, ...problemResponses } } },
-    async (request) => tokenView(await core.tokens.revoke(request.params.id)),
+    async (request) => tokenView(await core.tokens.revoke(request.params.id, auditContext(request))),
   );
 };

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { NameParam, PageQuery, paged, problemResponses, TrustDomainName } from "../schemas/common.js";
 import { CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js";
@@ -23,7 +24,7 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
         response: { 201: TrustDomain, ...problemResponses },
       },
     },
-    async (request, reply) => reply.code(201).send(trustDomainView(await core.trustDomains.create(request.body))),
+    async (request, reply) => reply.code(201).send(trustDomainView(await core.trustDomains.create(request.body, auditContext(request)))),
   );
 
   app.get(

@@ -1,0 +1,126 @@
+import { createHash } from "node:crypto";
+
+/**
+ * The audit trail's model and its hash chain. The algorithm is documented in docs/audit.md so
+ * that anyone can verify an export; keep the two in step.
+ */
+
+export const GENESIS_HASH = "0".repeat(64);
+
+export type AuditOutcome = "success" | "denied" | "failure";
+
+export interface Actor {
+  /** `token` for API callers, `system` for the scheduler, the CLI and bootstrap. */
+  type: "token" | "system" | "anonymous";
+  id: string;
+  name: string;
+}
+
+/** Who asked, from where: passed to every core operation that changes state. */
+export interface AuditContext {
+  actor: Actor;
+  requestId: string | null;
+  sourceIp: string | null;
+}
+
+/** The system actor for work nobody requested over the API. */
+export function systemContext(name: string): AuditContext {
+  return { actor: { type: "system", id: "system", name }, requestId: null, sourceIp: null };
+}
+
+export interface AuditInput extends AuditContext {
+  at: Date;
+  action: string;
+  target: { type: string; id: string };
+  cluster: string | null;
+  trustDomain: string | null;
+  outcome: AuditOutcome;
+  /** Never a key, a token or a CSR body. */
+  details: Record<string, unknown>;
+}
+
+export interface AuditEvent extends AuditInput {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** The JSON object that is hashed: every field of the event except `hash`, `at` as RFC 3339 with milliseconds. */
+export function hashedFields(e: Omit<AuditEvent, "hash">) {
+  return {
+    seq: e.seq,
+    at: e.at.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    target: e.target,
+    cluster: e.cluster,
+    trustDomain: e.trustDomain,
+    outcome: e.outcome,
+    requestId: e.requestId,
+    sourceIp: e.sourceIp,
+    details: e.details,
+    prevHash: e.prevHash,
+  };
+}
+
+/** Canonical JSON: object keys sorted (by UTF-16 code unit), no whitespace, JSON.stringify escaping. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+/** hash = hex SHA-256 of the UTF-8 canonical JSON of the hashed fields (which include prevHash). */
+export function eventHash(e: Omit<AuditEvent, "hash">): string {
+  return createHash("sha256").update(canonicalJson(hashedFields(e)), "utf8").digest("hex");
+}
+
+/** The export form of an event: the hashed fields plus `hash` (one NDJSON line each). */
+export function exportedEvent(e: AuditEvent) {
+  return { ...hashedFields(e), hash: e.hash };
+}
+
+export interface ChainVerdict {
+  ok: boolean;
+  events: number;
+  lastSeq: number;
+  lastHash: string;
+  firstBroken: { seq: number; reason: string } | null;
+}
+
+/**
+ * Recomputes the chain over events in seq order and reports the first broken event: a gap in
+ * seq (a deleted event), a prevHash that is not the previous hash (deleted or reordered), or a
+ * hash that does not match the contents (edited).
+ */
+export function verifyChain(events: Iterable<AuditEvent>): ChainVerdict {
+  let prevHash = GENESIS_HASH;
+  let prevSeq = 0;
+  let count = 0;
+  for (const e of events) {
+    const broken = (reason: string): ChainVerdict => ({ ok: false, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: { seq: e.seq, reason } });
+    if (e.seq !== prevSeq + 1) return broken(`expected seq ${prevSeq + 1}, found ${e.seq}: events are missing or out of order`);
+    if (e.prevHash !== prevHash) return broken("prevHash is not the hash of the previous event: an event before it was removed, replaced or reordered");
+    if (eventHash(e) !== e.hash) return broken("hash does not match the event's contents: the event was edited");
+    prevHash = e.hash;
+    prevSeq = e.seq;
+    count++;
+  }
+  return { ok: true, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: null };
+}
+
+/** Builds the audit record of one action at `at`, by the caller in `ctx`. */
+export function auditInput(
+  ctx: AuditContext,
+  at: Date,
+  action: string,
+  target: { type: string; id: string },
+  scope: { cluster?: string | null; trustDomain?: string | null },
+  details: Record<string, unknown> = {},
+  outcome: AuditOutcome = "success",
+): AuditInput {
+  return { ...ctx, at, action, target, cluster: scope.cluster ?? null, trustDomain: scope.trustDomain ?? null, outcome, details };
+}

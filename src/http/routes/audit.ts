@@ -1,0 +1,122 @@
+import { Readable } from "node:stream";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { exportedEvent, type AuditEvent } from "../../ca/audit.js";
+import type { AuditFilter } from "../../ca/store.js";
+import { decodeCursor, encodeCursor } from "../pagination.js";
+import type { RouteDeps } from "../route-deps.js";
+import { AuditEventSchema, AuditExportQuery, AuditQuery, AuditVerdict, CertificateDetail, CertificateQuery } from "../schemas/audit.js";
+import { paged, problemResponses } from "../schemas/common.js";
+import { Intermediate } from "../schemas/intermediates.js";
+import { SerialParams } from "../schemas/lifecycle.js";
+import { intermediateView } from "../views.js";
+
+const auditView = (e: AuditEvent) => exportedEvent(e);
+
+function filterOf(q: z.infer<typeof AuditExportQuery>): AuditFilter {
+  return {
+    action: q.action,
+    actor: q.actor,
+    cluster: q.cluster,
+    trustDomain: q.trustDomain,
+    outcome: q.outcome,
+    since: q.since ? new Date(q.since) : undefined,
+    until: q.until ? new Date(q.until) : undefined,
+  };
+}
+
+export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core, clock }) => {
+  app.get(
+    "/v1/audit",
+    {
+      config: { auth: "auditor" },
+      schema: { tags: ["audit"], summary: "Audit events, newest first, with filters and a cursor", querystring: AuditQuery, response: { 200: paged(AuditEventSchema), ...problemResponses } },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const before = cursor === undefined ? undefined : Number(decodeCursor(cursor));
+      const events = await core.audit.list(filterOf(request.query), { limit: limit + 1, before });
+      const page = events.slice(0, limit);
+      return { items: page.map(auditView), nextCursor: events.length > limit ? encodeCursor(String(page[page.length - 1]!.seq)) : null };
+    },
+  );
+
+  app.get(
+    "/v1/audit/export",
+    {
+      config: { auth: "auditor" },
+      schema: {
+        tags: ["audit"],
+        summary: "Matching audit events as NDJSON, oldest first (verify a full export with docs/audit.md)",
+        querystring: AuditExportQuery,
+        response: { 200: { description: "one JSON event per line", content: { "application/x-ndjson": { schema: z.string() } } }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const events = core.audit.iterate(filterOf(request.query));
+      const lines = (function* () {
+        for (const e of events) yield `${JSON.stringify(exportedEvent(e))}\n`;
+      })();
+      return reply.type("application/x-ndjson").header("cache-control", "no-store").send(Readable.from(lines) as never);
+    },
+  );
+
+  app.get(
+    "/v1/audit/verify",
+    {
+      config: { auth: "auditor" },
+      schema: { tags: ["audit"], summary: "Recompute the hash chain and report the first broken event", response: { 200: AuditVerdict, ...problemResponses } },
+    },
+    async () => core.audit.verify(),
+  );
+
+  app.get(
+    "/v1/certificates",
+    {
+      config: { auth: "auditor" },
+      schema: {
+        tags: ["inventory"],
+        summary: "Every intermediate ever issued, newest first, with filters and a cursor",
+        querystring: CertificateQuery,
+        response: { 200: paged(Intermediate), ...problemResponses },
+      },
+    },
+    async (request) => {
+      const { limit, cursor, cluster, trustDomain, status, expiresBefore, issuedAfter } = request.query;
+      const after = cursor === undefined ? undefined : parseInventoryCursor(decodeCursor(cursor)!);
+      const rows = await core.inventory.list(
+        { cluster, trustDomain, status, expiresBefore: expiresBefore ? new Date(expiresBefore) : undefined, issuedAfter: issuedAfter ? new Date(issuedAfter) : undefined },
+        { limit: limit + 1, after },
+      );
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      const now = clock.now();
+      return {
+        items: page.map((r) => intermediateView(r, now)),
+        nextCursor: rows.length > limit && last ? encodeCursor(`${last.createdAt.getTime()}:${last.serial}`) : null,
+      };
+    },
+  );
+
+  app.get(
+    "/v1/certificates/:serial",
+    {
+      config: { auth: "auditor" },
+      schema: {
+        tags: ["inventory"],
+        summary: "One intermediate: PEM, fingerprints, custody, generation, supersede and revocation history",
+        params: SerialParams,
+        response: { 200: CertificateDetail, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const d = await core.inventory.get(request.params.serial);
+      return { ...intermediateView(d.record, clock.now()), fingerprints: d.fingerprints, history: d.history.map(auditView) };
+    },
+  );
+};
+
+function parseInventoryCursor(raw: string): { createdAt: number; serial: string } {
+  const [createdAt, serial] = raw.split(":");
+  return { createdAt: Number(createdAt), serial: serial ?? "" };
+}

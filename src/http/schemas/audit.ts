@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { ClusterName, Timestamp, TrustDomainName } from "./common.js";
+import { Intermediate } from "./intermediates.js";
+
+export const AuditEventSchema = z
+  .object({
+    seq: z.int(),
+    at: Timestamp,
+    actor: z.object({ type: z.enum(["token", "system", "anonymous"]), id: z.string(), name: z.string() }),
+    action: z.string().describe("e.g. intermediate.issue, intermediate.rotate, intermediate.revoke, cacerts.read, request.denied"),
+    target: z.object({ type: z.string(), id: z.string() }),
+    cluster: z.string().nullable(),
+    trustDomain: z.string().nullable(),
+    outcome: z.enum(["success", "denied", "failure"]),
+    requestId: z.string().nullable(),
+    sourceIp: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+    prevHash: z.string(),
+    hash: z.string(),
+  })
+  .describe("one hash-chained audit event (docs/audit.md)");
+
+const AuditFilterFields = {
+  action: z.string().max(64).optional(),
+  actor: z.string().max(64).optional().describe("token id, or system"),
+  cluster: ClusterName.optional(),
+  trustDomain: TrustDomainName.optional(),
+  outcome: z.enum(["success", "denied", "failure"]).optional(),
+  since: Timestamp.optional().describe("events at or after this time"),
+  until: Timestamp.optional().describe("events before this time"),
+};
+
+export const AuditQuery = z.strictObject({
+  ...AuditFilterFields,
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(512).optional(),
+});
+
+export const AuditExportQuery = z.strictObject(AuditFilterFields);
+
+export const AuditVerdict = z.object({
+  ok: z.boolean(),
+  events: z.int().describe("events verified before the first broken one (all when ok)"),
+  lastSeq: z.int(),
+  lastHash: z.string(),
+  firstBroken: z.object({ seq: z.int(), reason: z.string() }).nullable(),
+});
+
+export const CertificateQuery = z.strictObject({
+  cluster: ClusterName.optional(),
+  trustDomain: TrustDomainName.optional(),
+  status: z.enum(["active", "superseded", "revoked", "expired"]).optional(),
+  expiresBefore: Timestamp.optional(),
+  issuedAfter: Timestamp.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(512).optional(),
+});
+
+export const CertificateDetail = Intermediate.extend({
+  fingerprints: z.object({ sha256: z.string(), sha1: z.string() }),
+  history: z.array(AuditEventSchema).describe("audit events of this certificate, oldest first"),
+});
