@@ -41,3 +41,4 @@ CREATE INDEX intermediates_by_created ON intermediates (created_at, serial);
 CREATE INDEX intermediates_by_not_after ON intermediates (not_after);
 CREATE INDEX intermediates_by_cluster_created ON intermediates (cluster, created_at, serial);
 CREATE INDEX intermediates_by_domain_created ON intermediates (trust_domain, created_at, serial);
+CREATE INDEX intermediates_by_status_created ON intermediates (status, created_at, serial);

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../config.js";
 import { DomainError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { auditVerifyCommand } from "./audit.js";
 import { backupCommand } from "./backup.js";
 import { initCommand } from "./init.js";
 import { DEFAULT_NAMESPACE } from "../ca/cacerts.js";
@@ -52,6 +53,13 @@ program
   .option("--out <dir>", "write each rotated cluster's cacerts Secret to <dir>/<cluster>.yaml")
   .option("--namespace <ns>", "namespace of the written Secrets", DEFAULT_NAMESPACE)
   .action((opts) => rotateCommand(opts));
+
+program
+  .command("audit")
+  .description("work with the audit trail")
+  .command("verify")
+  .description("recompute the audit hash chain and report the first broken event (exit 1 when broken)")
+  .action(() => auditVerifyCommand());
 
 program
   .command("backup")

@@ -5,9 +5,10 @@ export type Db = Database.Database;
 /**
  * Opens (creating if needed) the SQLite database at `path` (":memory:" for tests) with the
  * settings of DESIGN §7: WAL, synchronous=FULL, foreign keys on, a 5 s busy timeout.
+ * `verbose` receives every statement run (tests read query plans with it).
  */
-export function openDatabase(path: string): Db {
-  const db = new Database(path);
+export function openDatabase(path: string, options: { verbose?: (sql: unknown) => void } = {}): Db {
+  const db = new Database(path, options.verbose ? { verbose: options.verbose } : {});
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
