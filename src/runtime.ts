@@ -9,6 +9,7 @@ import { decodeMasterKey, envelopeVault, type KeyVault } from "./ca/key-vault.js
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { DomainError, isDomainError } from "./errors.js";
+import { createMetrics, type Metrics } from "./http/metrics.js";
 import { openDatabase, type Db } from "./store/database.js";
 import { sqliteMetaStore } from "./store/meta-store.js";
 import { loadMigrations, migrate, migrationsCurrent } from "./store/migrate.js";
@@ -23,6 +24,7 @@ const KEY_CHECK_PLAINTEXT = "meshroot master key check v1";
 export interface Runtime {
   db: Db;
   core: Core;
+  metrics: Metrics;
   vault: KeyVault;
   clock: Clock;
   /** Readiness: database reachable, migrations applied, master key loaded. */
@@ -52,8 +54,12 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
     const migrations = loadMigrations();
     migrate(db, migrations, () => clock.now().getTime());
     await checkMasterKey(db, vault);
+    const store = sqliteStore(db);
+    const metrics = createMetrics();
+    metrics.watchFleet(store, clock);
     const core = createCore({
-      store: sqliteStore(db),
+      store,
+      observer: metrics.observer,
       vault,
       crypto: globalThis.crypto,
       clock,
@@ -63,6 +69,7 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
     return {
       db,
       core,
+      metrics,
       vault,
       clock,
       readiness() {

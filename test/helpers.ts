@@ -12,6 +12,7 @@ import { fixedClock } from "../src/clock.js";
 import { openDatabase, type Db } from "../src/store/database.js";
 import { migrate } from "../src/store/migrate.js";
 import { buildApp, type App } from "../src/http/app.js";
+import { createMetrics } from "../src/http/metrics.js";
 
 export const crypto = globalThis.crypto;
 export const T0 = "2026-01-15T12:00:00.000Z";
@@ -23,8 +24,11 @@ export function testCore(at: string = T0) {
   migrate(db);
   const clock = fixedClock(at);
   const vault = envelopeVault(MASTER_KEY);
-  const core = createCore({ store: sqliteStore(db), vault, crypto, clock });
-  return { db, clock, vault, core };
+  const store = sqliteStore(db);
+  const metrics = createMetrics();
+  metrics.watchFleet(store, clock);
+  const core = createCore({ store, vault, crypto, clock, observer: metrics.observer });
+  return { db, clock, vault, core, metrics };
 }
 
 export interface TestApp {
@@ -38,8 +42,8 @@ export interface TestApp {
 
 /** A built (not listening) app over a fresh database, with a bootstrap admin token. */
 export async function testApp(at: string = T0): Promise<TestApp> {
-  const { db, clock, core } = testCore(at);
-  const app = await buildApp({ core, clock, readiness: () => ({ ready: true, checks: { database: true } }) });
+  const { db, clock, core, metrics } = testCore(at);
+  const app = await buildApp({ core, clock, metrics, readiness: () => ({ ready: true, checks: { database: true } }) });
   const { secret } = await core.tokens.create({ name: "admin", role: "admin" }, TEST_CTX);
   return { app, core, db, clock, admin: secret, auth: (token = secret) => ({ authorization: `Bearer ${token}` }) };
 }

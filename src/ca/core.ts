@@ -4,6 +4,7 @@ import { clusterService } from "./clusters.js";
 import { inventoryService } from "./inventory.js";
 import { issuanceService } from "./issuance.js";
 import type { KeyVault } from "./key-vault.js";
+import { nullObserver, type Observer } from "./observer.js";
 import { revocationService } from "./revocation.js";
 import { rotationService } from "./rotation.js";
 import { signerCache } from "./signers.js";
@@ -21,10 +22,13 @@ export interface CoreDeps {
   publicUrl?: string | undefined;
   /** Validity of the CRLs meshroot signs, in milliseconds (default 7 days). */
   crlValidityMs?: number | undefined;
+  /** Receives issuance, rotation and revocation outcomes (metrics). */
+  observer?: Observer | undefined;
 }
 
 /** Wires the core services over one store, vault, crypto provider and clock. */
-export function createCore(deps: CoreDeps) {
+export function createCore(input: CoreDeps) {
+  const deps = { ...input, observer: input.observer ?? nullObserver };
   const signers = signerCache(deps);
   const issuance = issuanceService({ ...deps, signers });
   return {

@@ -7,6 +7,7 @@ import { verifyCsr } from "./csr.js";
 import { exportPkcs8, generateKeyPair, pkcs8Pem } from "./keys.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { KeyVault } from "./key-vault.js";
+import type { Observer } from "./observer.js";
 import { newSerial } from "./serial.js";
 import type { ClusterPolicy, ClusterRecord, IntermediateRecord, Page, RootRecord, Store } from "./store.js";
 import { intermediateKeyAad, type SignerCache } from "./signers.js";
@@ -48,6 +49,7 @@ type Deps = {
   signers: SignerCache;
   crypto: Crypto;
   clock: Clock;
+  observer: Pick<Observer, "issuance">;
   /** Base URL for the CRL distribution point and AIA of new intermediates. */
   publicUrl?: string | undefined;
 };
@@ -56,7 +58,7 @@ type Deps = {
  * Issuance in a fixed order: validate the request → apply the profile → enforce policy → sign →
  * commit (superseding the previous generation in the same transaction).
  */
-export function issuanceService({ store, vault, signers, crypto, clock, publicUrl }: Deps) {
+export function issuanceService({ store, vault, signers, crypto, clock, observer, publicUrl }: Deps) {
   async function requireCluster(name: string): Promise<ClusterRecord> {
     const cluster = await store.getCluster(name);
     if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
@@ -86,88 +88,14 @@ export function issuanceService({ store, vault, signers, crypto, clock, publicUr
      * `rotation_in_progress`, and the CSR errors.
      */
     async issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
-      const cluster = await requireCluster(clusterName);
-      if (cluster.decommissionedAt) {
-        throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
+      try {
+        const result = await issue(clusterName, req, ctx);
+        if (result.created) observer.issuance("success");
+        return result;
+      } catch (err) {
+        observer.issuance("failure");
+        throw err;
       }
-      if (req.idempotencyKey) {
-        const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
-        if (earlier) return replay(earlier, req, ctx);
-      }
-      const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem, crypto) : undefined;
-      if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
-        throw new DomainError(
-          "policy_violation",
-          `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
-        );
-      }
-      const roots = await store.listRoots(cluster.trustDomain);
-      const rootRecord = roots.find((r) => r.status === "active");
-      if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
-      const now = clock.now();
-      const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
-      const [root, latest] = await Promise.all([signers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
-      const generation = (latest?.generation ?? 0) + 1;
-
-      const keys = csr ? undefined : await generateKeyPair(crypto, cluster.policy.keyAlgorithm);
-      const serial = newSerial();
-      const cert = await signIntermediate(
-        {
-          serial,
-          organization: root.cert.subjectName.getField("O")[0] ?? "meshroot",
-          clusterName,
-          generation,
-          publicKey: csr ? csr.publicKey : keys!.publicKey,
-          ...dates,
-          ...(publicUrl
-            ? {
-                crlUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`,
-                caIssuersUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/certificate`,
-              }
-            : {}),
-        },
-        root,
-        crypto,
-      );
-      const pkcs8 = keys ? await exportPkcs8(crypto, keys.privateKey) : undefined;
-      const record: IntermediateRecord = {
-        serial,
-        cluster: clusterName,
-        trustDomain: cluster.trustDomain,
-        rootSerial: rootRecord.serial,
-        generation,
-        status: "active",
-        custody: csr ? "external" : "escrowed",
-        keyAlgorithm: cluster.policy.keyAlgorithm,
-        certPem: certPem(cert),
-        sealedKey: pkcs8 ? await vault.seal(pkcs8, intermediateKeyAad(serial)) : null,
-        fingerprintSha256: fingerprintSha256(cert),
-        notBefore: dates.notBefore,
-        notAfter: dates.notAfter,
-        rotateAfter: dates.rotateAfter,
-        supersedes: latest?.status === "active" ? latest.serial : null,
-        supersededBy: null,
-        revokedAt: null,
-        revocationReason: null,
-        idempotencyKey: req.idempotencyKey ?? null,
-        requestHash: req.requestHash ?? null,
-        createdAt: now,
-      };
-      const result = await store.insertIntermediate(
-        record,
-        auditInput(ctx, now, record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
-          generation,
-          custody: record.custody,
-          keyAlgorithm: record.keyAlgorithm,
-          notAfter: record.notAfter.toISOString(),
-          supersedes: record.supersedes,
-          idempotencyKey: record.idempotencyKey,
-          keyReturned: record.custody === "escrowed",
-        }),
-      );
-      if (!result.created) return replay(result.record, req, ctx);
-      const keyPem = pkcs8 ? pkcs8Pem(pkcs8) : undefined;
-      return { record: result.record, created: true, files: await filesFor(result.record, true, keyPem) };
     },
 
     /** Generations of a cluster, newest first (`page.after` is a generation number). */
@@ -194,6 +122,92 @@ export function issuanceService({ store, vault, signers, crypto, clock, publicUr
       return { record, files };
     },
   };
+
+  /** The issuance steps; `issue` wraps them with the outcome counter. */
+  async function issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
+    const cluster = await requireCluster(clusterName);
+    if (cluster.decommissionedAt) {
+      throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
+    }
+    if (req.idempotencyKey) {
+      const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
+      if (earlier) return replay(earlier, req, ctx);
+    }
+    const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem, crypto) : undefined;
+    if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
+      throw new DomainError(
+        "policy_violation",
+        `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
+      );
+    }
+    const roots = await store.listRoots(cluster.trustDomain);
+    const rootRecord = roots.find((r) => r.status === "active");
+    if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
+    const now = clock.now();
+    const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
+    const [root, latest] = await Promise.all([signers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
+    const generation = (latest?.generation ?? 0) + 1;
+
+    const keys = csr ? undefined : await generateKeyPair(crypto, cluster.policy.keyAlgorithm);
+    const serial = newSerial();
+    const cert = await signIntermediate(
+      {
+        serial,
+        organization: root.cert.subjectName.getField("O")[0] ?? "meshroot",
+        clusterName,
+        generation,
+        publicKey: csr ? csr.publicKey : keys!.publicKey,
+        ...dates,
+        ...(publicUrl
+          ? {
+              crlUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`,
+              caIssuersUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/certificate`,
+            }
+          : {}),
+      },
+      root,
+      crypto,
+    );
+    const pkcs8 = keys ? await exportPkcs8(crypto, keys.privateKey) : undefined;
+    const record: IntermediateRecord = {
+      serial,
+      cluster: clusterName,
+      trustDomain: cluster.trustDomain,
+      rootSerial: rootRecord.serial,
+      generation,
+      status: "active",
+      custody: csr ? "external" : "escrowed",
+      keyAlgorithm: cluster.policy.keyAlgorithm,
+      certPem: certPem(cert),
+      sealedKey: pkcs8 ? await vault.seal(pkcs8, intermediateKeyAad(serial)) : null,
+      fingerprintSha256: fingerprintSha256(cert),
+      notBefore: dates.notBefore,
+      notAfter: dates.notAfter,
+      rotateAfter: dates.rotateAfter,
+      supersedes: latest?.status === "active" ? latest.serial : null,
+      supersededBy: null,
+      revokedAt: null,
+      revocationReason: null,
+      idempotencyKey: req.idempotencyKey ?? null,
+      requestHash: req.requestHash ?? null,
+      createdAt: now,
+    };
+    const result = await store.insertIntermediate(
+      record,
+      auditInput(ctx, now, record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
+        generation,
+        custody: record.custody,
+        keyAlgorithm: record.keyAlgorithm,
+        notAfter: record.notAfter.toISOString(),
+        supersedes: record.supersedes,
+        idempotencyKey: record.idempotencyKey,
+        keyReturned: record.custody === "escrowed",
+      }),
+    );
+    if (!result.created) return replay(result.record, req, ctx);
+    const keyPem = pkcs8 ? pkcs8Pem(pkcs8) : undefined;
+    return { record: result.record, created: true, files: await filesFor(result.record, true, keyPem) };
+  }
 
   /** Records a read of an escrowed key (cacerts, idempotent replay) in the audit trail. */
   function keyRead(record: IntermediateRecord, action: string, ctx: AuditContext, details: Record<string, unknown>) {

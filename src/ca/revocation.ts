@@ -4,6 +4,7 @@ import { DomainError, isDomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import { signCrl, verifyUploadedCrl, type CrlEntry, type RevocationReason } from "./crl.js";
 import { toPem } from "./pem.js";
+import type { Observer } from "./observer.js";
 import type { SignerCache } from "./signers.js";
 import type { ClusterRecord, CrlRecord, IntermediateRecord, RootRecord, Store } from "./store.js";
 
@@ -28,12 +29,13 @@ type Deps = {
   signers: SignerCache;
   crypto: Crypto;
   clock: Clock;
+  observer: Pick<Observer, "revocation">;
   /** How long a CRL meshroot signs is valid (nextUpdate - thisUpdate); re-signed at half of it. */
   crlValidityMs?: number | undefined;
 };
 
 /** Revocation, decommissioning, and the CRLs of roots and intermediates. */
-export function revocationService({ store, signers, crypto, clock, crlValidityMs = DEFAULT_CRL_VALIDITY_MS }: Deps) {
+export function revocationService({ store, signers, crypto, clock, observer, crlValidityMs = DEFAULT_CRL_VALIDITY_MS }: Deps) {
   const stale = (crl: CrlRecord | undefined, now: Date) =>
     !crl || now.getTime() >= crl.thisUpdate.getTime() + crlValidityMs / 2 || now.getTime() >= crl.nextUpdate.getTime();
 
@@ -104,7 +106,7 @@ export function revocationService({ store, signers, crypto, clock, crlValidityMs
      * `certificate_not_found`, `already_revoked`.
      */
     async revoke(serial: string, reason: RevocationReason, ctx: AuditContext): Promise<IntermediateRecord> {
-      return withRetry(async () => {
+      const revoked = withRetry(async () => {
         const rec = await store.getIntermediate(serial);
         if (!rec) throw new DomainError("certificate_not_found", `no intermediate has serial ${serial}`);
         if (rec.status === "revoked") throw new DomainError("already_revoked", `intermediate ${serial} was already revoked at ${rec.revokedAt!.toISOString()}`);
@@ -118,6 +120,11 @@ export function revocationService({ store, signers, crypto, clock, crlValidityMs
           }),
         );
       });
+      revoked.then(
+        () => observer.revocation("success"),
+        () => observer.revocation("failure"),
+      );
+      return revoked;
     },
 
     /**

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService, IssueResult } from "./issuance.js";
+import type { Observer } from "./observer.js";
 import { clusterState, type ClusterState } from "./status.js";
 import type { Store } from "./store.js";
 
@@ -28,10 +29,11 @@ type Deps = {
   store: Pick<Store, "listDueIntermediates" | "listRevokedClusters" | "getLatestIntermediate" | "appendAudit">;
   issuance: Pick<IssuanceService, "issue">;
   clock: Clock;
+  observer: Pick<Observer, "rotation">;
 };
 
 /** Which clusters are due, and rotating them. Rotation supersedes; it never revokes. */
-export function rotationService({ store, issuance, clock }: Deps) {
+export function rotationService({ store, issuance, clock, observer }: Deps) {
   async function due(withinMs: number, trustDomain?: string): Promise<DueCluster[]> {
     const now = clock.now();
     const active = await store.listDueIntermediates(new Date(now.getTime() + withinMs), trustDomain);
@@ -80,6 +82,7 @@ export function rotationService({ store, issuance, clock }: Deps) {
         if (opts.inScope && !opts.inScope(d.cluster)) continue;
         if (d.custody === "external") {
           report.skipped.push({ cluster: d.cluster, reason: "external key custody: rotate by sending a CSR to POST /v1/clusters/{name}/intermediates" });
+          if (!report.dryRun) observer.rotation("skipped");
           continue;
         }
         if (report.dryRun) {
@@ -90,10 +93,12 @@ export function rotationService({ store, issuance, clock }: Deps) {
           const result = await issuance.issue(d.cluster, { idempotencyKey: `rotate:${d.serial}`, requestHash: "rotation" }, ctx);
           report.issued.push(result);
           report.rotated.push({ cluster: d.cluster, previousSerial: d.serial, serial: result.record.serial, generation: result.record.generation, notAfter: result.record.notAfter });
+          observer.rotation("success");
         } catch (err) {
           const code = err instanceof DomainError ? err.code : "internal_error";
           const detail = err instanceof DomainError ? err.message : "unexpected error; see the server log";
           report.failed.push({ cluster: d.cluster, code, detail });
+          observer.rotation("failure");
           await store.appendAudit(
             auditInput(ctx, clock.now(), "intermediate.rotate", { type: "cluster", id: d.cluster }, d, { replaces: d.serial, code, detail }, "failure"),
           );

@@ -204,6 +204,8 @@ export interface CrlStore {
   listLiveIntermediates(trustDomain: string, now: Date): Promise<IntermediateRecord[]>;
   /** Active intermediates of live clusters whose rotate_after is at or before `before`. */
   listDueIntermediates(before: Date, trustDomain: string | undefined): Promise<IntermediateRecord[]>;
+  /** The active intermediate of every cluster that is not decommissioned. */
+  listActiveIntermediates(): Promise<IntermediateRecord[]>;
   /** Live clusters whose newest intermediate was revoked and not replaced. */
   listRevokedClusters(trustDomain: string | undefined): Promise<ClusterRecord[]>;
 }

@@ -24,6 +24,7 @@ export async function serveCommand(): Promise<void> {
     core: runtime.core,
     clock: runtime.clock,
     readiness: runtime.readiness,
+    metrics: runtime.metrics,
     logger: { level: config.logLevel, redact: { paths: LOG_REDACT, censor: "[redacted]" } },
     https: tlsOptions(config),
   });

@@ -8,6 +8,7 @@ import type { Clock } from "../clock.js";
 import { VERSION } from "../version.js";
 import { installAuth } from "./auth.js";
 import { installErrorHandling } from "./error-handler.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
 import { auditRoutes } from "./routes/audit.js";
 import { clusterRoutes } from "./routes/clusters.js";
@@ -24,6 +25,8 @@ export interface AppDeps {
   readiness: () => { ready: boolean; checks: Record<string, boolean> };
   /** Fastify logger options; false (the default) for tests. */
   logger?: FastifyServerOptions["logger"];
+  /** Prometheus metrics wired to the core's observer (a fresh, fleet-less one when absent). */
+  metrics?: Metrics | undefined;
   /** TLS server options; the API is plain HTTP without them. */
   https?: HttpsServerOptions | undefined;
 }
@@ -59,6 +62,8 @@ export async function buildApp(deps: AppDeps) {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  const metrics = deps.metrics ?? createMetrics();
+  metrics.instrument(app);
   installErrorHandling(app);
   installAuth(app, deps.core.tokens, deps.core.audit);
 
@@ -67,7 +72,7 @@ export async function buildApp(deps: AppDeps) {
   app.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () => app.swagger());
 
   const routeDeps = { core: deps.core, clock: deps.clock };
-  await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(healthRoutes, { readiness: deps.readiness, metrics });
   await app.register(trustDomainRoutes, routeDeps);
   await app.register(clusterRoutes, routeDeps);
   await app.register(intermediateRoutes, routeDeps);

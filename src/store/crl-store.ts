@@ -56,6 +56,8 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
     WHERE i.status = 'active' AND i.rotate_after <= @before AND c.decommissioned_at IS NULL`;
   const due = db.prepare(`${dueSql} ORDER BY i.rotate_after, i.cluster`);
   const dueInDomain = db.prepare(`${dueSql} AND i.trust_domain = @trustDomain ORDER BY i.rotate_after, i.cluster`);
+  const activeAll = db.prepare(`${INTERMEDIATE_SELECT} JOIN clusters c ON c.name = i.cluster
+    WHERE i.status = 'active' AND c.decommissioned_at IS NULL ORDER BY i.cluster`);
   const revokedClustersSql = `SELECT c.* FROM clusters c WHERE c.decommissioned_at IS NULL
     AND NOT EXISTS (SELECT 1 FROM intermediates i WHERE i.cluster = c.name AND i.status = 'active')
     AND EXISTS (SELECT 1 FROM intermediates i WHERE i.cluster = c.name AND i.status = 'revoked')`;
@@ -134,6 +136,9 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
     async listDueIntermediates(before, trustDomain) {
       const rows = trustDomain ? dueInDomain.all({ before: before.getTime(), trustDomain }) : due.all({ before: before.getTime() });
       return (rows as IntermediateRow[]).map(toIntermediate);
+    },
+    async listActiveIntermediates() {
+      return (activeAll.all() as IntermediateRow[]).map(toIntermediate);
     },
     async listRevokedClusters(trustDomain) {
       const rows = trustDomain ? revokedClustersInDomain.all({ trustDomain }) : revokedClusters.all();

@@ -96,6 +96,7 @@ const routes: RouteCase[] = [
     url: async () => `/v1/certificates/${(await t.core.clusters.get("prod-a")).active!.serial}`,
   },
   { method: "GET", path: "/healthz", access: "public", ok: 200, url: () => "/healthz" },
+  { method: "GET", path: "/metrics", access: "public", ok: 200, url: () => "/metrics" },
   { method: "GET", path: "/readyz", access: "public", ok: 200, url: () => "/readyz" },
 ];
 

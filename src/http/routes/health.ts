@@ -1,11 +1,25 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import type { Metrics } from "../metrics.js";
 
 const tags = ["operations"];
 
 const Readiness = z.object({ ready: z.boolean(), checks: z.record(z.string(), z.boolean()) });
 
-export const healthRoutes: FastifyPluginAsyncZod<{ readiness: () => z.infer<typeof Readiness> }> = async (app, { readiness }) => {
+export const healthRoutes: FastifyPluginAsyncZod<{ readiness: () => z.infer<typeof Readiness>; metrics: Metrics }> = async (app, { readiness, metrics }) => {
+  app.get(
+    "/metrics",
+    {
+      config: { auth: "public" },
+      schema: {
+        tags,
+        summary: "Prometheus metrics: intermediate and root expiry, rotate-after, CRL age, issuance/rotation/revocation counters, request durations",
+        response: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: z.string() } } } },
+      },
+    },
+    async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.render()),
+  );
+
   app.get(
     "/healthz",
     { config: { auth: "public" }, schema: { tags, summary: "Liveness: the process is up", response: { 200: z.object({ status: z.literal("ok") }) } } },

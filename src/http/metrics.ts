@@ -1,0 +1,96 @@
+import type { FastifyInstance } from "fastify";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Observer } from "../ca/observer.js";
+import type { Store } from "../ca/store.js";
+import type { Clock } from "../clock.js";
+
+type FleetStore = Pick<Store, "listActiveIntermediates" | "listTrustDomains" | "listRoots" | "getLatestCrl">;
+
+/**
+ * meshroot's Prometheus metrics: fleet state read from the database at scrape time, outcome
+ * counters fed by the core's Observer, and HTTP request durations.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const counters = {
+    issuance: new Counter({ name: "meshroot_issuances_total", help: "Intermediate issuances by outcome", labelNames: ["outcome"], registers: [registry] }),
+    rotation: new Counter({ name: "meshroot_rotations_total", help: "Per-cluster results of rotation runs by outcome", labelNames: ["outcome"], registers: [registry] }),
+    revocation: new Counter({ name: "meshroot_revocations_total", help: "Revocations by outcome", labelNames: ["outcome"], registers: [registry] }),
+  };
+  const observer: Observer = {
+    issuance: (outcome) => counters.issuance.inc({ outcome }),
+    rotation: (outcome) => counters.rotation.inc({ outcome }),
+    revocation: (outcome) => counters.revocation.inc({ outcome }),
+  };
+  for (const c of Object.values(counters)) for (const outcome of ["success", "failure"]) c.inc({ outcome }, 0);
+
+  const http = new Histogram({
+    name: "meshroot_http_request_duration_seconds",
+    help: "HTTP request durations by route and status",
+    labelNames: ["method", "route", "status_code"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+
+  let refreshFleet = async () => {};
+
+  return {
+    registry,
+    observer,
+
+    /** The exposition text; fleet gauges are read from the database first. */
+    async render(): Promise<string> {
+      await refreshFleet();
+      return registry.metrics();
+    },
+
+    /** Adds the fleet gauges, read from `store` at each scrape. */
+    watchFleet(store: FleetStore, clock: Clock): void {
+      const labels = ["cluster", "trust_domain"];
+      const notAfter = new Gauge({ name: "meshroot_intermediate_not_after_timestamp_seconds", help: "Expiry of each cluster's active intermediate", labelNames: labels, registers: [registry] });
+      const rotateAfter = new Gauge({ name: "meshroot_intermediate_rotate_after_timestamp_seconds", help: "When each cluster's active intermediate is due for rotation", labelNames: labels, registers: [registry] });
+      const rootNotAfter = new Gauge({ name: "meshroot_root_not_after_timestamp_seconds", help: "Expiry of each root", labelNames: ["trust_domain", "serial", "status"], registers: [registry] });
+      const crlAge = new Gauge({ name: "meshroot_crl_age_seconds", help: "Age of each trust domain's current root CRL", labelNames: ["trust_domain"], registers: [registry] });
+      const crlNext = new Gauge({ name: "meshroot_crl_next_update_timestamp_seconds", help: "nextUpdate of each trust domain's current root CRL", labelNames: ["trust_domain"], registers: [registry] });
+      const seconds = (d: Date) => d.getTime() / 1000;
+
+      refreshFleet = async () => {
+        for (const g of [notAfter, rotateAfter, rootNotAfter, crlAge, crlNext]) g.reset();
+        for (const i of await store.listActiveIntermediates()) {
+          notAfter.set({ cluster: i.cluster, trust_domain: i.trustDomain }, seconds(i.notAfter));
+          rotateAfter.set({ cluster: i.cluster, trust_domain: i.trustDomain }, seconds(i.rotateAfter));
+        }
+        const now = clock.now();
+        for (let after: string | undefined; ; ) {
+          const domains = await store.listTrustDomains({ limit: 200, after });
+          for (const d of domains) {
+            for (const r of await store.listRoots(d.name)) {
+              rootNotAfter.set({ trust_domain: d.name, serial: r.serial, status: r.status }, seconds(r.notAfter));
+              if (r.status !== "active") continue;
+              const crl = await store.getLatestCrl(r.serial);
+              if (!crl) continue;
+              crlAge.set({ trust_domain: d.name }, (now.getTime() - crl.thisUpdate.getTime()) / 1000);
+              crlNext.set({ trust_domain: d.name }, seconds(crl.nextUpdate));
+            }
+          }
+          if (domains.length < 200) break;
+          after = domains[domains.length - 1]!.name;
+        }
+      };
+    },
+
+    /** Times every request by its route pattern. */
+    instrument(app: FastifyInstance): void {
+      app.addHook("onResponse", async (request, reply) => {
+        http.observe(
+          { method: request.method, route: request.routeOptions.url ?? "unmatched", status_code: String(reply.statusCode) },
+          reply.elapsedTime / 1000,
+        );
+      });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
