@@ -109,6 +109,24 @@ describe("meshroot CLI", () => {
     }
   });
 
+  it("audit verify reports an intact chain, and the first broken event after tampering", () => {
+    const dir = tempDir();
+    const env = { MESHROOT_DATA_DIR: join(dir, "data"), MESHROOT_MASTER_KEY_FILE: keyFile(dir) };
+    expect(run(["init"], env).code).toBe(0);
+    for (const name of ["a", "b", "c"]) expect(run(["token", "create", "--name", name, "--role", "auditor"], env).code).toBe(0);
+    const ok = run(["audit", "verify"], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, events: 4, lastSeq: 4 });
+    const db = new Database(join(dir, "data", "meshroot.db"));
+    db.exec("DROP TRIGGER audit_events_no_update");
+    db.prepare(`UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 3`).run();
+    db.close();
+    const broken = run(["audit", "verify"], env);
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, firstBroken: { seq: 3 } });
+    expect(broken.stderr).toContain("BROKEN at seq 3");
+  });
+
   it("serve refuses bad configuration with a message per value", () => {
     const r = run(["serve"], { MESHROOT_PORT: "nope", MESHROOT_LOG_LEVEL: "loud" });
     expect(r.code).toBe(2);
