@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { InjectOptions } from "fastify";
 import { beforeEach, describe, expect, it } from "vitest";
 import { signCrl } from "../../src/ca/crl.js";
 import { DAY_MS } from "../../src/clock.js";
@@ -32,7 +33,7 @@ const maxSeq = () => (t.db.prepare("SELECT COALESCE(MAX(seq), 0) AS s FROM audit
 const eventsAfter = (seq: number) => t.db.prepare("SELECT * FROM audit_events WHERE seq > ? ORDER BY seq").all(seq) as Row[];
 
 /** Runs one request and returns its response and the audit events it wrote. */
-async function step(opts: Parameters<TestApp["app"]["inject"]>[0] & object) {
+async function step(opts: InjectOptions) {
   const before = maxSeq();
   const res = await t.app.inject(opts);
   return { res, events: eventsAfter(before) };
@@ -43,7 +44,7 @@ describe("audit trail: every action writes exactly one event", () => {
     const admin = (await t.db.prepare("SELECT id FROM api_tokens WHERE name = 'admin'").get()) as { id: string };
     const h = t.auth();
     const expectOne = async (
-      opts: Parameters<TestApp["app"]["inject"]>[0] & object,
+      opts: InjectOptions,
       want: { action: string; target_type: string; target_id?: string; cluster?: string | null; trust_domain?: string | null; outcome?: string; actor?: string },
     ) => {
       const { res, events } = await step(opts);
