@@ -34,7 +34,8 @@ export type ErrorCode =
   | "crl_stale"
   | "crl_incomplete"
   | "escrowed_custody"
-  | "crl_conflict";
+  | "crl_conflict"
+  | "rate_limited";
 
 export interface FieldError {
   path: string;

@@ -7,6 +7,7 @@ import type { Core } from "../ca/core.js";
 import type { Clock } from "../clock.js";
 import { VERSION } from "../version.js";
 import { installAuth } from "./auth.js";
+import { authFailureLimiter } from "./auth-rate-limit.js";
 import { installErrorHandling } from "./error-handler.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
@@ -25,6 +26,8 @@ export interface AppDeps {
   readiness: () => { ready: boolean; checks: Record<string, boolean> };
   /** Fastify logger options; false (the default) for tests. */
   logger?: FastifyServerOptions["logger"];
+  /** Failed authentications allowed per address and window before 429 (default 20 per minute). */
+  authFailures?: { limit: number; windowMs: number } | undefined;
   /** Prometheus metrics wired to the core's observer (a fresh, fleet-less one when absent). */
   metrics?: Metrics | undefined;
   /** TLS server options; the API is plain HTTP without them. */
@@ -33,6 +36,8 @@ export interface AppDeps {
 
 /** Largest request body accepted (PEM imports and CSRs are a few KiB). */
 export const BODY_LIMIT = 64 * 1024;
+/** Simultaneous connections accepted; more are refused by the server. */
+export const MAX_CONNECTIONS = 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Log fields that must never be written: credentials and key material. */
@@ -56,6 +61,9 @@ export async function buildApp(deps: AppDeps) {
     ...(deps.https ? { https: deps.https } : {}),
   }).withTypeProvider<ZodTypeProvider>();
 
+  // Bounds on what one client can hold open: connections, and time to send the headers.
+  app.server.maxConnections = MAX_CONNECTIONS;
+  app.server.headersTimeout = 10_000;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.removeContentTypeParser("text/plain");
@@ -65,7 +73,8 @@ export async function buildApp(deps: AppDeps) {
   const metrics = deps.metrics ?? createMetrics();
   metrics.instrument(app);
   installErrorHandling(app);
-  installAuth(app, deps.core.tokens, deps.core.audit);
+  const failures = deps.authFailures ?? { limit: 20, windowMs: 60_000 };
+  installAuth(app, deps.core.tokens, deps.core.audit, authFailureLimiter({ ...failures, now: () => deps.clock.now().getTime() }));
 
   await registerOpenApi(app, VERSION);
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });

@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Role, TokenRecord } from "../ca/store.js";
 import { tokenCoversCluster, type TokenService } from "../ca/tokens.js";
 import type { AuditService } from "../ca/audit-service.js";
 import { DomainError, isDomainError } from "../errors.js";
 import { auditContext } from "./audit-context.js";
+import type { AuthFailureLimiter } from "./auth-rate-limit.js";
 
 /**
  * Who may call a route: `public` (no token), `any` (any valid token), or a role. Admin passes
@@ -34,31 +35,39 @@ function roleAllows(role: Role, access: Access): boolean {
  * Installs bearer-token authentication, role checks (onRequest) and cluster scope checks
  * (preHandler). Every refusal (401, 403) is written to the audit trail before it is answered.
  */
-export function installAuth(app: FastifyInstance, tokens: Pick<TokenService, "authenticate">, audit: Pick<AuditService, "record">): void {
+export function installAuth(
+  app: FastifyInstance,
+  tokens: Pick<TokenService, "authenticate">,
+  audit: Pick<AuditService, "record">,
+  limiter: AuthFailureLimiter,
+): void {
   app.decorateRequest("token", undefined);
 
-  const denied = (hook: (request: FastifyRequest) => Promise<void>) => async (request: FastifyRequest) => {
+  const denied = (hook: (request: FastifyRequest, reply: FastifyReply) => Promise<void>) => async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      await hook(request);
+      await hook(request, reply);
     } catch (err) {
       if (isDomainError(err, "unauthorized", "forbidden")) {
         const cluster = (request.params as { name?: string } | undefined)?.name ?? null;
-        await audit.record(
-          auditContext(request),
-          "request.denied",
-          { type: "route", id: `${request.method} ${request.routeOptions.url ?? request.url}` },
-          { cluster: request.routeOptions.url?.startsWith("/v1/clusters/") ? cluster : null },
-          { status: err.code === "unauthorized" ? 401 : 403, reason: err.message },
-          "denied",
-        );
+        const route = { type: "route", id: `${request.method} ${request.routeOptions.url ?? request.url}` };
+        const scope = { cluster: request.routeOptions.url?.startsWith("/v1/clusters/") ? cluster : null };
+        await audit.record(auditContext(request), "request.denied", route, scope, { status: err.code === "unauthorized" ? 401 : 403, reason: err.message }, "denied");
+        if (err.code === "unauthorized" && limiter.fail(request.ip)) {
+          await audit.record(auditContext(request), "request.rate_limited", route, scope, { reason: "too many failed authentications from this address" }, "denied");
+        }
       }
       throw err;
     }
   };
 
-  app.addHook("onRequest", denied(async (request) => {
+  app.addHook("onRequest", denied(async (request, reply) => {
     const access = accessOf(request);
     if (access === "public") return;
+    const wait = limiter.retryAfter(request.ip);
+    if (wait > 0) {
+      reply.header("retry-after", String(wait));
+      throw new DomainError("rate_limited", `too many failed authentications from ${request.ip}; retry after ${wait} s`);
+    }
     const header = request.headers.authorization;
     if (!header) throw new DomainError("unauthorized", "missing Authorization: Bearer <token> header");
     const match = BEARER.exec(header);

@@ -36,6 +36,7 @@ const STATUS: Record<ErrorCode, number> = {
   crl_incomplete: 409,
   escrowed_custody: 409,
   crl_conflict: 409,
+  rate_limited: 429,
 };
 
 const TITLES: Record<number, string> = {
