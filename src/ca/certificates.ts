@@ -47,6 +47,8 @@ export interface SigningRoot {
   keyAlgorithm: KeyAlgorithm;
   keyId: string;
   privateKey: CryptoKey;
+  /** DER of the certificate's subject: the issuer name of what it signs. */
+  subjectDer: Uint8Array;
 }
 
 /** Issues a cluster intermediate under `root` from the intermediate profile. */

@@ -1,21 +1,13 @@
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
 import { signingAlgorithm, type KeyAlgorithm } from "./key-algorithms.js";
+import { encodeCrl } from "./crl-encoder.js";
 import { parseSinglePem } from "./pem.js";
 
 export const CRL_NUMBER_OID = "2.5.29.20";
 
-/** RFC 5280 reason names meshroot accepts, with their reason codes. */
-export const REVOCATION_REASONS = {
-  unspecified: x509.X509CrlReason.unspecified,
-  keyCompromise: x509.X509CrlReason.keyCompromise,
-  cACompromise: x509.X509CrlReason.cACompromise,
-  affiliationChanged: x509.X509CrlReason.affiliationChanged,
-  superseded: x509.X509CrlReason.superseded,
-  cessationOfOperation: x509.X509CrlReason.cessationOfOperation,
-} as const;
-export type RevocationReason = keyof typeof REVOCATION_REASONS;
-export const REVOCATION_REASON_NAMES = Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]];
+export { REVOCATION_REASONS, REVOCATION_REASON_NAMES, type RevocationReason } from "./revocation-reasons.js";
+import { REVOCATION_REASONS, type RevocationReason } from "./revocation-reasons.js";
 
 export interface CrlEntry {
   serial: string;
@@ -44,6 +36,35 @@ function derInteger(n: number): Uint8Array<ArrayBuffer> {
  * each entry with its revocation date and reason code.
  */
 export async function signCrl(
+  input: { signer: CrlSigner; number: number; thisUpdate: Date; nextUpdate: Date; entries: CrlEntry[] },
+  crypto: Crypto,
+): Promise<x509.X509Crl> {
+  return new x509.X509Crl((await signCrlDer(input, crypto)).der, { berOptions: { maxNodes: 100 + 12 * input.entries.length } });
+}
+
+export interface SignedCrl {
+  der: Uint8Array<ArrayBuffer>;
+  /** thisUpdate and nextUpdate as written (whole seconds). */
+  thisUpdate: Date;
+  nextUpdate: Date;
+}
+
+/** Signs a CRL (as signCrl) and returns its DER without parsing it back: for CRLs of any size. */
+export async function signCrlDer(
+  input: { signer: CrlSigner; number: number; thisUpdate: Date; nextUpdate: Date; entries: CrlEntry[] },
+  crypto: Crypto,
+): Promise<SignedCrl> {
+  const { signer } = input;
+  const seconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
+  const der = await encodeCrl(
+    { issuer: signer.cert, keyAlgorithm: signer.keyAlgorithm, keyId: signer.keyId, privateKey: signer.privateKey, number: input.number, thisUpdate: input.thisUpdate, nextUpdate: input.nextUpdate, entries: input.entries },
+    crypto,
+  );
+  return { der, thisUpdate: seconds(input.thisUpdate), nextUpdate: seconds(input.nextUpdate) };
+}
+
+/** The same CRL through @peculiar/x509's generic encoder: the reference the fast encoder is tested against. */
+export async function signCrlGeneric(
   input: { signer: CrlSigner; number: number; thisUpdate: Date; nextUpdate: Date; entries: CrlEntry[] },
   crypto: Crypto,
 ): Promise<x509.X509Crl> {

@@ -2,7 +2,9 @@ import type { Clock } from "../clock.js";
 import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { cacertsFiles, type CacertsFiles } from "./cacerts.js";
-import { certPem, fingerprintSha256, signIntermediate } from "./certificates.js";
+import { createHash } from "node:crypto";
+import { encodeIntermediate } from "./intermediate-encoder.js";
+import { toPem } from "./pem.js";
 import { verifyCsr } from "./csr.js";
 import { exportPkcs8, generateKeyPair, pkcs8Pem } from "./keys.js";
 import { auditInput, type AuditContext } from "./audit.js";
@@ -150,13 +152,18 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
 
     const keys = csr ? undefined : await generateKeyPair(crypto, cluster.policy.keyAlgorithm);
     const serial = newSerial();
-    const cert = await signIntermediate(
+    const spki = csr ? new Uint8Array(csr.publicKey.rawData) : new Uint8Array(await crypto.subtle.exportKey("spki", keys!.publicKey));
+    const der = await encodeIntermediate(
       {
         serial,
         organization: root.cert.subjectName.getField("O")[0] ?? "meshroot",
         clusterName,
         generation,
-        publicKey: csr ? csr.publicKey : keys!.publicKey,
+        spki,
+        issuer: root.subjectDer,
+        rootKeyId: root.keyId,
+        rootKeyAlgorithm: root.keyAlgorithm,
+        rootKey: root.privateKey,
         ...dates,
         ...(publicUrl
           ? {
@@ -165,7 +172,6 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
             }
           : {}),
       },
-      root,
       crypto,
     );
     const pkcs8 = keys ? await exportPkcs8(crypto, keys.privateKey) : undefined;
@@ -178,9 +184,9 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
       status: "active",
       custody: csr ? "external" : "escrowed",
       keyAlgorithm: cluster.policy.keyAlgorithm,
-      certPem: certPem(cert),
+      certPem: toPem(der, "CERTIFICATE"),
       sealedKey: pkcs8 ? await vault.seal(pkcs8, intermediateKeyAad(serial)) : null,
-      fingerprintSha256: fingerprintSha256(cert),
+      fingerprintSha256: createHash("sha256").update(der).digest("hex"),
       notBefore: dates.notBefore,
       notAfter: dates.notAfter,
       rotateAfter: dates.rotateAfter,

@@ -2,7 +2,7 @@ import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock.js";
 import { DomainError, isDomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
-import { signCrl, verifyUploadedCrl, type CrlEntry, type RevocationReason } from "./crl.js";
+import { signCrlDer, verifyUploadedCrl, type CrlEntry, type RevocationReason, type SignedCrl } from "./crl.js";
 import { toPem } from "./pem.js";
 import type { Observer } from "./observer.js";
 import type { SignerCache } from "./signers.js";
@@ -42,7 +42,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
   async function buildRootCrl(root: RootRecord, seq: number, now: Date, extra?: CrlEntry): Promise<CrlRecord> {
     const revoked = (await store.listRevokedByRoot(root.serial)).map((r) => ({ ...r, reason: r.reason as RevocationReason }));
     const entries = extra ? [...revoked, extra] : revoked;
-    const crl = await signCrl({ signer: await signers.root(root), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries }, crypto);
+    const crl = await signCrlDer({ signer: await signers.root(root), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries }, crypto);
     return crlRecord(root.serial, "root", root.trustDomain, seq, crl, entries.length, now);
   }
 
@@ -77,7 +77,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
   const intermediateCrl = (rec: IntermediateRecord) =>
     freshCrl(rec.serial, async (seq, now) => {
       // meshroot issues no certificates under an intermediate, so an escrowed intermediate's CRL is empty.
-      const crl = await signCrl(
+      const crl = await signCrlDer(
         { signer: await signers.intermediate(rec), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries: [] },
         crypto,
       );
@@ -207,8 +207,9 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
         if (latest && (latest.thisUpdate.getTime() > crl.thisUpdate.getTime() || (number !== undefined && latest.crlNumber !== null && number <= latest.crlNumber))) {
           throw new DomainError("crl_stale", `a newer CRL of ${serial} (thisUpdate ${latest.thisUpdate.toISOString()}, number ${latest.crlNumber}) is already stored`);
         }
+        const signed = { der: new Uint8Array(crl.rawData), thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate! };
         const record: CrlRecord = {
-          ...crlRecord(serial, "intermediate", rec.trustDomain, (latest?.seq ?? 0) + 1, crl, crl.entries.length, now),
+          ...crlRecord(serial, "intermediate", rec.trustDomain, (latest?.seq ?? 0) + 1, signed, crl.entries.length, now),
           crlNumber: number ?? null,
           uploaded: true,
         };
@@ -251,7 +252,7 @@ function crlRecord(
   issuerKind: CrlRecord["issuerKind"],
   trustDomain: string,
   seq: number,
-  crl: x509.X509Crl,
+  crl: SignedCrl,
   entries: number,
   now: Date,
 ): CrlRecord {
@@ -262,9 +263,9 @@ function crlRecord(
     seq,
     crlNumber: seq,
     thisUpdate: crl.thisUpdate,
-    nextUpdate: crl.nextUpdate!,
+    nextUpdate: crl.nextUpdate,
     entries,
-    der: new Uint8Array(crl.rawData),
+    der: crl.der,
     uploaded: false,
     createdAt: now,
   };

@@ -34,12 +34,16 @@ export function signerCache({ vault, crypto }: { vault: KeyVault; crypto: Crypto
 
   return {
     root(root: RootRecord): Promise<SigningRoot> {
-      return load(root.serial, async () => ({
-        cert: new x509.X509Certificate(root.certPem),
-        keyAlgorithm: root.keyAlgorithm,
-        keyId: root.keyId,
-        privateKey: await importPkcs8(crypto, await vault.open(root.sealedKey, rootKeyAad(root.serial)), root.keyAlgorithm),
-      }));
+      return load(root.serial, async () => {
+        const cert = new x509.X509Certificate(root.certPem);
+        return {
+          cert,
+          keyAlgorithm: root.keyAlgorithm,
+          keyId: root.keyId,
+          privateKey: await importPkcs8(crypto, await vault.open(root.sealedKey, rootKeyAad(root.serial)), root.keyAlgorithm),
+          subjectDer: new Uint8Array(cert.subjectName.toArrayBuffer()),
+        };
+      });
     },
     /** Throws `external_custody` for an intermediate whose key meshroot does not hold. */
     intermediate(rec: IntermediateRecord): Promise<SigningRoot> {
@@ -52,6 +56,7 @@ export function signerCache({ vault, crypto }: { vault: KeyVault; crypto: Crypto
           keyAlgorithm: rec.keyAlgorithm,
           keyId: cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? "",
           privateKey: await importPkcs8(crypto, await vault.open(sealed, intermediateKeyAad(rec.serial)), rec.keyAlgorithm),
+          subjectDer: new Uint8Array(cert.subjectName.toArrayBuffer()),
         };
       });
     },

@@ -105,6 +105,34 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     return { record: rec, created: true };
   });
 
+  // Group commit: issuances that arrive in the same event-loop turn share one transaction, so
+  // one fsync; each keeps its own savepoint, so one refusal does not undo the others. Callers
+  // are answered only after the commit.
+  type Pending = { rec: IntermediateRecord; audit: AuditInput; resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
+  const queue: Pending[] = [];
+  const batch = db.transaction((items: Pending[]) =>
+    items.map((it) => {
+      try {
+        return { ok: true as const, value: issue(it.rec, it.audit) };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    }),
+  );
+  const flush = () => {
+    const items = queue.splice(0);
+    let results;
+    try {
+      results = batch.immediate(items);
+    } catch (error) {
+      for (const it of items) it.reject(error);
+      return;
+    }
+    results.forEach((r, i) => (r.ok ? items[i]!.resolve(r.value) : items[i]!.reject(conflict(r.error, items[i]!.rec))));
+  };
+  const conflict = (err: unknown, record: IntermediateRecord) =>
+    isUniqueViolation(err) ? new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`) : err;
+
   return {
     async listCertificates(filter, now, p) {
       const clauses: string[] = [];
@@ -132,15 +160,10 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
       const rows = inventoryStatement(`${INTERMEDIATE_SELECT} ${where} ORDER BY i.created_at DESC, i.serial DESC LIMIT @limit`).all(params);
       return (rows as IntermediateRow[]).map(toIntermediate);
     },
-    async insertIntermediate(record, audit) {
-      try {
-        return issue.immediate(record, audit);
-      } catch (err) {
-        if (isUniqueViolation(err)) {
-          throw new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`);
-        }
-        throw err;
-      }
+    insertIntermediate(record, audit) {
+      return new Promise((resolve, reject) => {
+        if (queue.push({ rec: record, audit, resolve, reject }) === 1) setImmediate(flush);
+      });
     },
     async getIntermediate(serial) {
       const row = bySerial.get(serial) as IntermediateRow | undefined;
