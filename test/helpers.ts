@@ -40,10 +40,13 @@ export interface TestApp {
   auth: (token?: string) => { authorization: string };
 }
 
-/** A built (not listening) app over a fresh database, with a bootstrap admin token. */
-export async function testApp(at: string = T0): Promise<TestApp> {
+/**
+ * A built (not listening) app over a fresh database, with a bootstrap admin token. The
+ * failed-authentication limit is off unless given (tests make many refused calls from one address).
+ */
+export async function testApp(at: string = T0, authFailures = { limit: 1_000_000, windowMs: 60_000 }): Promise<TestApp> {
   const { db, clock, core, metrics } = testCore(at);
-  const app = await buildApp({ core, clock, metrics, readiness: () => ({ ready: true, checks: { database: true } }) });
+  const app = await buildApp({ core, clock, metrics, authFailures, readiness: () => ({ ready: true, checks: { database: true } }) });
   const { secret } = await core.tokens.create({ name: "admin", role: "admin" }, TEST_CTX);
   return { app, core, db, clock, admin: secret, auth: (token = secret) => ({ authorization: `Bearer ${token}` }) };
 }

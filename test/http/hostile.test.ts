@@ -153,7 +153,7 @@ describe("hostile input: always a 4xx problem, never a 5xx, nothing written", ()
 
 describe("bad tokens are rate-limited and audited", () => {
   it("after 20 failures from one address, 429 with Retry-After until the window ends, even with a good token", async () => {
-    const a = await testApp();
+    const a = await testApp(undefined, { limit: 20, windowMs: 60_000 });
     const bad = () => a.app.inject({ url: "/v1/clusters", headers: { authorization: "Bearer mrt_guess" } });
     for (let i = 0; i < 20; i++) expect((await bad()).statusCode).toBe(401);
     const limited = await bad();
