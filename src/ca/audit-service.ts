@@ -2,7 +2,7 @@ import type { Clock } from "../clock.js";
 import { auditInput, verifyChain, type AuditContext, type AuditEvent, type AuditOutcome, type ChainVerdict } from "./audit.js";
 import type { AuditFilter, Store } from "./store.js";
 
-type Deps = { store: Pick<Store, "appendAudit" | "listAudit" | "iterateAudit">; clock: Clock };
+type Deps = { store: Pick<Store, "appendAudit" | "listAudit" | "iterateAudit" | "iterateStoredAudit">; clock: Clock };
 
 /** Reading and verifying the audit trail, and recording events that change no other state. */
 export function auditService({ store, clock }: Deps) {
@@ -23,7 +23,7 @@ export function auditService({ store, clock }: Deps) {
     /** Matching events in seq order, streamed. */
     iterate: (filter: AuditFilter) => store.iterateAudit(filter),
     /** Recomputes the whole chain; reports the first broken event. */
-    verify: (): ChainVerdict => verifyChain(store.iterateAudit({})),
+    verify: (): ChainVerdict => verifyChain(store.iterateStoredAudit()),
   };
 }
 

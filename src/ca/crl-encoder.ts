@@ -35,9 +35,7 @@ export interface EncodeCrlInput {
 
 /** Builds and signs the CRL; returns its DER. */
 export async function encodeCrl(input: EncodeCrlInput, crypto: Crypto): Promise<Uint8Array<ArrayBuffer>> {
-  const entries = input.entries.map((e) =>
-    seq(uint(Buffer.from(e.serial.length % 2 ? `0${e.serial}` : e.serial, "hex")), time(e.revokedAt), reasonExtensions.get(REVOCATION_REASONS[e.reason])!),
-  );
+  const entries = encodeEntries(input.entries);
   const numberBytes = Buffer.from(input.number.toString(16).padStart(input.number.toString(16).length + (input.number.toString(16).length % 2), "0"), "hex");
   const extensions = tlv(
     0xa0,
@@ -53,11 +51,33 @@ export async function encodeCrl(input: EncodeCrlInput, crypto: Crypto): Promise<
     Buffer.from(input.issuer.subjectName.toArrayBuffer()),
     time(input.thisUpdate),
     time(input.nextUpdate),
-    ...(entries.length ? [seq(Buffer.concat(entries))] : []),
+    ...(input.entries.length ? [seq(entries)] : []),
     extensions,
   );
   const raw = Buffer.from(await crypto.subtle.sign(signingAlgorithm(input.keyAlgorithm), input.privateKey, new Uint8Array(tbs)));
   const signature = input.keyAlgorithm.startsWith("ecdsa") ? ecdsaDer(raw) : raw;
   const der = seq(tbs, algorithm, tlv(0x03, Buffer.from([0]), signature));
   return new Uint8Array(der);
+}
+
+/** The revokedCertificates entries, written into one buffer (the hot loop of a large CRL). */
+function encodeEntries(list: CrlEntry[]): Buffer {
+  const parts: Buffer[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    const serial = uint(Buffer.from(e.serial.length % 2 ? `0${e.serial}` : e.serial, "hex"));
+    const revoked = time(e.revokedAt);
+    const ext = reasonExtensions.get(REVOCATION_REASONS[e.reason])!;
+    const bodyLength = serial.length + revoked.length + ext.length;
+    const header = bodyLength < 0x80 ? 2 : 3;
+    const out = Buffer.allocUnsafe(header + bodyLength);
+    out[0] = 0x30;
+    if (header === 2) out[1] = bodyLength;
+    else (out[1] = 0x81), (out[2] = bodyLength);
+    serial.copy(out, header);
+    revoked.copy(out, header + serial.length);
+    ext.copy(out, header + serial.length + revoked.length);
+    parts[i] = out;
+  }
+  return Buffer.concat(parts);
 }

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditInput, AuditOutcome } from "./audit.js";
+import type { AuditEvent, AuditInput, AuditOutcome, StoredAuditFields } from "./audit.js";
 import type { KeyAlgorithm } from "./key-algorithms.js";
 
 /**
@@ -230,6 +230,8 @@ export interface AuditStore {
   listAudit(filter: AuditFilter, page: { limit: number; before?: number | undefined }): Promise<AuditEvent[]>;
   /** Every matching event in seq order, streamed. */
   iterateAudit(filter: AuditFilter): Iterable<AuditEvent>;
+  /** Every event in seq order, as stored (for verification). */
+  iterateStoredAudit(): Iterable<StoredAuditFields & { hash: string }>;
 }
 
 export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & AuditStore;

@@ -1,5 +1,5 @@
 import type { Statement } from "better-sqlite3";
-import { eventHash, GENESIS_HASH, type AuditEvent, type AuditInput, type AuditOutcome } from "../ca/audit.js";
+import { canonicalJson, eventHash, GENESIS_HASH, type AuditEvent, type AuditInput, type AuditOutcome, type StoredAuditFields } from "../ca/audit.js";
 import type { AuditFilter, AuditStore } from "../ca/store.js";
 import type { Db } from "./database.js";
 
@@ -70,7 +70,7 @@ export function auditAppender(db: Db): AuditAppender {
       outcome: event.outcome,
       requestId: event.requestId,
       sourceIp: event.sourceIp,
-      details: JSON.stringify(event.details),
+      details: canonicalJson(event.details),
       prevHash: event.prevHash,
       hash: event.hash,
     });
@@ -131,6 +131,29 @@ export function sqliteAuditStore(db: Db, append: AuditAppender): AuditStore {
         limit: page.limit,
       }) as AuditRow[];
       return rows.map(toAuditEvent);
+    },
+    *iterateStoredAudit() {
+      const rows = cached("SELECT seq, at, actor_type, actor_id, actor_name, action, target_type, target_id, cluster, trust_domain, outcome, request_id, source_ip, details, prev_hash, hash FROM audit_events ORDER BY seq").raw(true);
+      for (const r of rows.iterate() as Iterable<unknown[]>) {
+        yield {
+          seq: r[0] as number,
+          at: r[1] as number,
+          actorType: r[2] as string,
+          actorId: r[3] as string,
+          actorName: r[4] as string,
+          action: r[5] as string,
+          targetType: r[6] as string,
+          targetId: r[7] as string,
+          cluster: r[8] as string | null,
+          trustDomain: r[9] as string | null,
+          outcome: r[10] as string,
+          requestId: r[11] as string | null,
+          sourceIp: r[12] as string | null,
+          detailsJson: r[13] as string,
+          prevHash: r[14] as string,
+          hash: r[15] as string,
+        } satisfies StoredAuditFields & { hash: string };
+      }
     },
     *iterateAudit(filter) {
       const { sql, params } = where(filter);

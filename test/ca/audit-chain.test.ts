@@ -1,0 +1,45 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { canonicalEvent, canonicalJson, eventHash, GENESIS_HASH, hashedFields, storedFields, verifyChain, type AuditEvent } from "../../src/ca/audit.js";
+
+const nullable = (a: fc.Arbitrary<string>) => fc.option(a, { nil: null });
+const event = fc.record({
+  seq: fc.integer({ min: 1, max: 1e9 }),
+  at: fc.date({ min: new Date("2000-01-01"), max: new Date("2100-01-01"), noInvalidDate: true }),
+  actor: fc.record({ type: fc.constantFrom("token" as const, "system" as const, "anonymous" as const), id: fc.string(), name: fc.string({ unit: "binary" }) }),
+  action: fc.string(),
+  target: fc.record({ type: fc.string(), id: fc.string() }),
+  cluster: nullable(fc.string()),
+  trustDomain: nullable(fc.string()),
+  outcome: fc.constantFrom("success" as const, "denied" as const, "failure" as const),
+  requestId: nullable(fc.string()),
+  sourceIp: nullable(fc.string()),
+  details: fc.dictionary(fc.string({ unit: "binary" }), fc.jsonValue({ maxDepth: 3 })).map((d) => JSON.parse(JSON.stringify(d)) as Record<string, unknown>),
+  prevHash: fc.string(),
+});
+
+describe("audit hashing", () => {
+  it("the direct canonical form equals canonical JSON of the hashed fields, for any event", () => {
+    fc.assert(
+      fc.property(event, (e) => {
+        expect(canonicalEvent(storedFields(e))).toBe(canonicalJson(hashedFields(e)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("verifies a chain and finds the first break", () => {
+    const chain: AuditEvent[] = [];
+    let prev = GENESIS_HASH;
+    for (let seq = 1; seq <= 5; seq++) {
+      const partial = { seq, at: new Date(1e12 + seq), actor: { type: "system" as const, id: "system", name: "t" }, action: "x", target: { type: "t", id: String(seq) }, cluster: null, trustDomain: null, outcome: "success" as const, requestId: null, sourceIp: null, details: { n: seq }, prevHash: prev };
+      const e = { ...partial, hash: eventHash(partial) };
+      chain.push(e);
+      prev = e.hash;
+    }
+    const stored = chain.map((e) => ({ ...storedFields(e), hash: e.hash }));
+    expect(verifyChain(stored)).toMatchObject({ ok: true, events: 5, lastSeq: 5, lastHash: prev });
+    expect(verifyChain(stored.map((e, i) => (i === 2 ? { ...e, detailsJson: '{"n":99}' } : e))).firstBroken).toMatchObject({ seq: 3 });
+    expect(verifyChain(stored.filter((_, i) => i !== 1)).firstBroken).toMatchObject({ seq: 3 });
+  });
+});
