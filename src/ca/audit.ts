@@ -1,3 +1,4 @@
+import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
 
 /**
@@ -123,7 +124,11 @@ export function storedFields(e: Omit<AuditEvent, "hash">): StoredAuditFields {
   };
 }
 
-const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+// crypto.hash (Node >= 20.12) is a one-shot digest, twice as fast as createHash for small inputs.
+const sha256: (s: string) => string =
+  typeof nodeCrypto.hash === "function"
+    ? (s) => nodeCrypto.hash("sha256", s, "hex")
+    : (s) => createHash("sha256").update(s, "utf8").digest("hex");
 
 /** hash = hex SHA-256 of the UTF-8 canonical JSON of the hashed fields (which include prevHash). */
 export function eventHash(e: Omit<AuditEvent, "hash">): string {
