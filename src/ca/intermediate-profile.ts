@@ -1,6 +1,20 @@
 import * as x509 from "@peculiar/x509";
 import { CA_KEY_USAGES, type Profile } from "./root-profile.js";
 
+/** RFC 4514 escaping, as @peculiar/x509's Name.toString writes it. */
+function escapeRdn(value: string): string {
+  return value
+    .replace(/([,+"\\<>;])/g, "\\$1")
+    .replace(/^([ #])/, "\\$1")
+    .replace(/([ ]$)/, "\\$1")
+    .replace(/([\r\n\t])/, (c) => `\\${Buffer.from(c, "utf8").toString("hex").toUpperCase()}`);
+}
+
+/** The subject of an intermediate as a string, the way the certificate's parsed subject reads. */
+export function intermediateSubject(organization: string, clusterName: string, generation: number): string {
+  return `O=${escapeRdn(organization)}, CN=Intermediate CA, L=${escapeRdn(clusterName)}, OU=generation-${generation}`;
+}
+
 export interface IntermediateProfileInput {
   organization: string;
   clusterName: string;

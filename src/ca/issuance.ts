@@ -4,6 +4,7 @@ import { DomainError } from "../errors.js";
 import { cacertsFiles, type CacertsFiles } from "./cacerts.js";
 import { createHash } from "node:crypto";
 import { encodeIntermediate } from "./intermediate-encoder.js";
+import { intermediateSubject } from "./intermediate-profile.js";
 import { toPem } from "./pem.js";
 import { verifyCsr } from "./csr.js";
 import { exportPkcs8, generateKeyPair, pkcs8Pem } from "./keys.js";
@@ -152,11 +153,12 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
 
     const keys = csr ? undefined : await generateKeyPair(crypto, cluster.policy.keyAlgorithm);
     const serial = newSerial();
+    const organization = root.cert.subjectName.getField("O")[0] ?? "meshroot";
     const spki = csr ? new Uint8Array(csr.publicKey.rawData) : new Uint8Array(await crypto.subtle.exportKey("spki", keys!.publicKey));
     const der = await encodeIntermediate(
       {
         serial,
-        organization: root.cert.subjectName.getField("O")[0] ?? "meshroot",
+        organization,
         clusterName,
         generation,
         spki,
@@ -197,6 +199,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
       idempotencyKey: req.idempotencyKey ?? null,
       requestHash: req.requestHash ?? null,
       createdAt: now,
+      subject: intermediateSubject(organization, clusterName, generation),
     };
     const result = await store.insertIntermediate(
       record,

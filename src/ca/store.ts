@@ -79,6 +79,8 @@ export interface IntermediateRecord {
   idempotencyKey: string | null;
   requestHash: string | null;
   createdAt: Date;
+  /** The certificate's subject, when known without parsing it (set at issuance; not stored). */
+  subject?: string | undefined;
 }
 
 export interface TokenRecord {

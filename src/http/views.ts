@@ -48,7 +48,7 @@ export function intermediateView(r: IntermediateRecord, now: Date) {
     status: intermediateState(r, now),
     custody: r.custody,
     keyAlgorithm: r.keyAlgorithm,
-    subject: subjectOf(r.serial, r.certPem),
+    subject: r.subject ?? subjectOf(r.serial, r.certPem),
     rootSerial: r.rootSerial,
     notBefore: iso(r.notBefore),
     notAfter: iso(r.notAfter),

@@ -56,6 +56,10 @@ export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
 export const INTERMEDIATE_SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
   FROM intermediates i`;
 
+/** How long an issuance waits for others to share its commit, and how many share one at most. */
+const GROUP_COMMIT_WINDOW_MS = 2;
+const GROUP_COMMIT_MAX = 64;
+
 /** Intermediates in SQLite; issuance and supersession commit in one transaction. */
 export function sqliteIntermediateStore(db: Db, append: AuditAppender): IntermediateStore {
   const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody,
@@ -94,6 +98,7 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     supersede.run(rec.cluster);
     insert.run({
       ...rec,
+      subject: undefined,
       sealedKey: rec.sealedKey && Buffer.from(rec.sealedKey),
       notBefore: rec.notBefore.getTime(),
       notAfter: rec.notAfter.getTime(),
@@ -105,7 +110,7 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     return { record: rec, created: true };
   });
 
-  // Group commit: issuances that arrive in the same event-loop turn share one transaction, so
+  // Group commit: issuances that arrive within GROUP_COMMIT_WINDOW_MS share one transaction, so
   // one fsync; each keeps its own savepoint, so one refusal does not undo the others. Callers
   // are answered only after the commit.
   type Pending = { rec: IntermediateRecord; audit: AuditInput; resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
@@ -119,6 +124,11 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
       }
     }),
   );
+  let timer: NodeJS.Timeout | undefined;
+  const flushNow = () => {
+    clearTimeout(timer);
+    if (queue.length > 0) flush();
+  };
   const flush = () => {
     const items = queue.splice(0);
     let results;
@@ -162,7 +172,9 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     },
     insertIntermediate(record, audit) {
       return new Promise((resolve, reject) => {
-        if (queue.push({ rec: record, audit, resolve, reject }) === 1) setImmediate(flush);
+        const n = queue.push({ rec: record, audit, resolve, reject });
+        if (n === 1) timer = setTimeout(flushNow, GROUP_COMMIT_WINDOW_MS);
+        else if (n >= GROUP_COMMIT_MAX) flushNow();
       });
     },
     async getIntermediate(serial) {

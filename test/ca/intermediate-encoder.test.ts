@@ -79,3 +79,15 @@ describe("the fast intermediate encoder", () => {
     expect(text).toContain(alg === "ecdsa-p256" ? "ecdsa-with-SHA256" : "ecdsa-with-SHA384");
   });
 });
+
+describe("intermediateSubject", () => {
+  it("reads exactly like the parsed certificate's subject, escaping included", async () => {
+    const { intermediateSubject, intermediateProfile } = await import("../../src/ca/intermediate-profile.js");
+    for (const org of ["Acme Corp", "Acme, Inc.", " lead", "trail ", 'q"uote+plus;semi<gt>', "Zürich"]) {
+      const root = await rootSigner("ecdsa-p256");
+      const keys = await generateKeys("ecdsa-p256");
+      const profile = await intermediateProfile({ organization: org, clusterName: "c1", generation: 3, publicKey: keys.publicKey, rootKeyId: root.keyId }, crypto);
+      expect(intermediateSubject(org, "c1", 3), org).toBe(new x509.Name(profile.subject).toString());
+    }
+  });
+});
