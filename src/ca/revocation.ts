@@ -6,6 +6,8 @@ import { signCrlDer, verifyUploadedCrl, type CrlEntry, type RevocationReason, ty
 import { toPem } from "./pem.js";
 import type { Observer } from "./observer.js";
 import type { SignerCache } from "./signers.js";
+import { PUBLIC_CACHE_MS } from "./trust-domains.js";
+import { ttlCache } from "./ttl-cache.js";
 import type { ClusterRecord, CrlRecord, IntermediateRecord, RootRecord, Store } from "./store.js";
 
 export const DEFAULT_CRL_VALIDITY_MS = 7 * 86_400_000;
@@ -36,6 +38,14 @@ type Deps = {
 
 /** Revocation, decommissioning, and the CRLs of roots and intermediates. */
 export function revocationService({ store, signers, crypto, clock, observer, crlValidityMs = DEFAULT_CRL_VALIDITY_MS }: Deps) {
+  // Public CRL reads are cached briefly; every CRL this process writes clears the cache first.
+  const crlCache = ttlCache<Uint8Array>(clock, PUBLIC_CACHE_MS);
+  /** Clears the CRL cache once a write that changed a CRL has committed. */
+  const afterCrlWrite = async <T>(write: Promise<T>): Promise<T> => {
+    const result = await write;
+    crlCache.clear();
+    return result;
+  };
   const stale = (crl: CrlRecord | undefined, now: Date) =>
     !crl || now.getTime() >= crl.thisUpdate.getTime() + crlValidityMs / 2 || now.getTime() >= crl.nextUpdate.getTime();
 
@@ -65,6 +75,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
     const crl = await build((latest?.seq ?? 0) + 1, now);
     try {
       await store.insertCrl(crl, null);
+      crlCache.clear();
       return crl;
     } catch (err) {
       if (!isDomainError(err, "crl_conflict")) throw err;
@@ -111,14 +122,14 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
         if (!rec) throw new DomainError("certificate_not_found", `no intermediate has serial ${serial}`);
         if (rec.status === "revoked") throw new DomainError("already_revoked", `intermediate ${serial} was already revoked at ${rec.revokedAt!.toISOString()}`);
         const revocation = await revocationOf(rec, reason);
-        return store.revokeIntermediate(
+        return afterCrlWrite(store.revokeIntermediate(
           revocation,
           auditInput(ctx, revocation.revokedAt, "intermediate.revoke", { type: "intermediate", id: serial }, rec, {
             reason,
             generation: rec.generation,
             crlNumber: revocation.crl.seq,
           }),
-        );
+        ));
       });
       revoked.then(
         () => observer.revocation("success"),
@@ -139,7 +150,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
         const active = await store.getActiveIntermediate(name);
         const revocation = active ? await revocationOf(active, "cessationOfOperation") : undefined;
         const now = clock.now();
-        return store.decommissionCluster(
+        return afterCrlWrite(store.decommissionCluster(
           name,
           now,
           revocation,
@@ -147,15 +158,17 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
             revokedSerial: revocation?.serial ?? null,
             reason: revocation ? "cessationOfOperation" : null,
           }),
-        );
+        ));
       });
     },
 
     /** The active root's current CRL (DER); throws `trust_domain_not_found`. */
-    async rootCrlDer(trustDomain: string): Promise<Uint8Array> {
-      const roots = await rootsOf(trustDomain);
-      const active = roots.find((r) => r.status === "active") ?? roots[roots.length - 1]!;
-      return (await rootCrl(active)).der;
+    rootCrlDer(trustDomain: string): Promise<Uint8Array> {
+      return crlCache.get(trustDomain, async () => {
+        const roots = await rootsOf(trustDomain);
+        const active = roots.find((r) => r.status === "active") ?? roots[roots.length - 1]!;
+        return (await rootCrl(active)).der;
+      });
     },
 
     /**

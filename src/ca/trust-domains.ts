@@ -8,10 +8,13 @@ import { exportPkcs8, generateKeyPair } from "./keys.js";
 import type { KeyVault } from "./key-vault.js";
 import { validateImportedRoot } from "./root-import.js";
 import { rootKeyAad } from "./signers.js";
+import { ttlCache } from "./ttl-cache.js";
 import type { Page, RootRecord, Store, TrustDomainRecord } from "./store.js";
 
 export const DEFAULT_ORGANIZATION = "meshroot";
 export const DEFAULT_ROOT_VALIDITY_DAYS = 3650;
+/** How stale a public read (bundle, CRL) may be when another process changed it. */
+export const PUBLIC_CACHE_MS = 1000;
 
 export interface CreateTrustDomainInput {
   name: string;
@@ -33,6 +36,8 @@ type Deps = {
 
 /** Trust domains and their roots. */
 export function trustDomainService({ store, vault, crypto, clock }: Deps) {
+  const bundles = ttlCache<string>(clock, PUBLIC_CACHE_MS);
+
   async function get(name: string): Promise<TrustDomainWithRoots> {
     const domain = await store.getTrustDomain(name);
     if (!domain) throw new DomainError("trust_domain_not_found", `trust domain ${name} does not exist`);
@@ -91,6 +96,7 @@ export function trustDomainService({ store, vault, crypto, clock }: Deps) {
           fingerprintSha256: record.fingerprintSha256,
         }),
       );
+      bundles.clear(input.name);
       return { domain, roots: [record] };
     },
 
@@ -101,9 +107,8 @@ export function trustDomainService({ store, vault, crypto, clock }: Deps) {
     listRoots: (name: string) => store.listRoots(name),
 
     /** The PEM trust bundle: every root not retired, oldest first; throws `trust_domain_not_found`. */
-    async bundlePem(name: string): Promise<string> {
-      const { roots } = await get(name);
-      return trustBundle(roots).join("");
+    bundlePem(name: string): Promise<string> {
+      return bundles.get(name, async () => trustBundle((await get(name)).roots).join(""));
     },
   };
 }
