@@ -79,7 +79,7 @@ export interface IntermediateRecord {
   idempotencyKey: string | null;
   requestHash: string | null;
   createdAt: Date;
-  /** The certificate's subject, when known without parsing it (set at issuance; not stored). */
+  /** The certificate's subject as text (set at issuance; absent on rows issued before it was stored). */
   subject?: string | undefined;
 }
 

@@ -26,6 +26,7 @@ export interface IntermediateRow {
   idempotency_key: string | null;
   request_hash: string | null;
   created_at: number;
+  subject: string | null;
 }
 
 export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
@@ -50,6 +51,7 @@ export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
   idempotencyKey: r.idempotency_key,
   requestHash: r.request_hash,
   createdAt: new Date(r.created_at),
+  subject: r.subject ?? undefined,
 });
 
 /** Columns of an intermediate plus the serial of the generation that superseded it. */
@@ -64,10 +66,10 @@ const GROUP_COMMIT_MAX = 64;
 export function sqliteIntermediateStore(db: Db, append: AuditAppender): IntermediateStore {
   const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody,
       key_algorithm, cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at,
-      revocation_reason, idempotency_key, request_hash, created_at)
+      revocation_reason, idempotency_key, request_hash, created_at, subject)
     VALUES (@serial, @cluster, @trustDomain, @rootSerial, @generation, @status, @custody, @keyAlgorithm, @certPem, @sealedKey,
       @fingerprintSha256, @notBefore, @notAfter, @rotateAfter, @supersedes, @revokedAt, @revocationReason, @idempotencyKey,
-      @requestHash, @createdAt)`);
+      @requestHash, @createdAt, @subject)`);
   const supersede = db.prepare("UPDATE intermediates SET status = 'superseded' WHERE cluster = ? AND status = 'active'");
   const bySerial = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.serial = ?`);
   const byIdempotencyKey = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? AND i.idempotency_key = ?`);
@@ -98,7 +100,7 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     supersede.run(rec.cluster);
     insert.run({
       ...rec,
-      subject: undefined,
+      subject: rec.subject ?? null,
       sealedKey: rec.sealedKey && Buffer.from(rec.sealedKey),
       notBefore: rec.notBefore.getTime(),
       notAfter: rec.notAfter.getTime(),

@@ -38,8 +38,11 @@ describe("POST /v1/clusters/{name}/intermediates", () => {
     const pub = await crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
     expect(Buffer.from(await crypto.subtle.exportKey("spki", pub)).equals(Buffer.from(cert(intermediate.certificatePem).publicKey.rawData))).toBe(true);
     // The row holds the sealed key, not the PEM.
-    const row = t.db.prepare("SELECT sealed_key, status FROM intermediates WHERE serial = ?").get(intermediate.serial) as { sealed_key: Buffer; status: string };
+    const row = t.db.prepare("SELECT sealed_key, status, subject FROM intermediates WHERE serial = ?").get(intermediate.serial) as { sealed_key: Buffer; status: string; subject: string };
     expect(row.status).toBe("active");
+    // The stored subject is the certificate's own.
+    expect(row.subject).toBe(cert(intermediate.certificatePem).subject);
+    expect(intermediate.subject).toBe(row.subject);
     expect(row.sealed_key.includes(Buffer.from("PRIVATE KEY"))).toBe(false);
   });
 
