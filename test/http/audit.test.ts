@@ -233,7 +233,7 @@ describe("the documented algorithm (docs/audit.md)", () => {
     expect(future.items).toEqual([]);
     const until = (await t.app.inject({ url: `/v1/audit?until=${t.clock.now().toISOString()}`, headers: t.auth() })).json();
     expect(until.items).toEqual([]);
-    for (const bad of ["outcome=maybe", "since=yesterday", "limit=5000", "cursor=zzz", "unknown=1"]) {
+    for (const bad of ["outcome=maybe", "since=yesterday", "limit=5000", "cursor=zzz", "cursor=eyJhIjoieCJ9", "unknown=1"]) {
       expect((await t.app.inject({ url: `/v1/audit?${bad}`, headers: t.auth() })).statusCode, bad).toBe(400);
     }
   });

@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { exportedEvent, type AuditEvent } from "../../ca/audit.js";
 import type { AuditFilter } from "../../ca/store.js";
-import { decodeCursor, encodeCursor } from "../pagination.js";
+import { DomainError } from "../../errors.js";
+import { paginate } from "../pagination.js";
 import type { RouteDeps } from "../route-deps.js";
 import { AuditEventSchema, AuditExportQuery, AuditQuery, AuditVerdict, CertificateDetail, CertificateQuery } from "../schemas/audit.js";
 import { paged, problemResponses } from "../schemas/common.js";
@@ -32,13 +33,13 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
       config: { auth: "auditor" },
       schema: { tags: ["audit"], summary: "Audit events, newest first, with filters and a cursor", querystring: AuditQuery, response: { 200: paged(AuditEventSchema), ...problemResponses } },
     },
-    async (request) => {
-      const { limit, cursor } = request.query;
-      const before = cursor === undefined ? undefined : Number(decodeCursor(cursor));
-      const events = await core.audit.list(filterOf(request.query), { limit: limit + 1, before });
-      const page = events.slice(0, limit);
-      return { items: page.map(auditView), nextCursor: events.length > limit ? encodeCursor(String(page[page.length - 1]!.seq)) : null };
-    },
+    async (request) =>
+      paginate(
+        request.query,
+        (page) => core.audit.list(filterOf(request.query), { limit: page.limit, before: page.after === undefined ? undefined : cursorPart(page.after, /^\d+$/).seq }),
+        (e) => String(e.seq),
+        auditView,
+      ),
   );
 
   app.get(
@@ -82,19 +83,18 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
       },
     },
     async (request) => {
-      const { limit, cursor, cluster, trustDomain, status, expiresBefore, issuedAfter } = request.query;
-      const after = cursor === undefined ? undefined : parseInventoryCursor(decodeCursor(cursor)!);
-      const rows = await core.inventory.list(
-        { cluster, trustDomain, status, expiresBefore: expiresBefore ? new Date(expiresBefore) : undefined, issuedAfter: issuedAfter ? new Date(issuedAfter) : undefined },
-        { limit: limit + 1, after },
-      );
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
+      const { cluster, trustDomain, status, expiresBefore, issuedAfter } = request.query;
+      const filter = { cluster, trustDomain, status, expiresBefore: expiresBefore ? new Date(expiresBefore) : undefined, issuedAfter: issuedAfter ? new Date(issuedAfter) : undefined };
       const now = clock.now();
-      return {
-        items: page.map((r) => intermediateView(r, now)),
-        nextCursor: rows.length > limit && last ? encodeCursor(`${last.createdAt.getTime()}:${last.serial}`) : null,
-      };
+      return paginate(
+        request.query,
+        (page) => {
+          const after = page.after === undefined ? undefined : cursorPart(page.after, /^\d+:[0-9a-f]+$/);
+          return core.inventory.list(filter, { limit: page.limit, after: after && { createdAt: after.seq, serial: after.rest } });
+        },
+        (r) => `${r.createdAt.getTime()}:${r.serial}`,
+        (r) => intermediateView(r, now),
+      );
     },
   );
 
@@ -116,7 +116,11 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
   );
 };
 
-function parseInventoryCursor(raw: string): { createdAt: number; serial: string } {
-  const [createdAt, serial] = raw.split(":");
-  return { createdAt: Number(createdAt), serial: serial ?? "" };
+/** Splits a decoded cursor `<number>[:<rest>]` after checking its shape; throws `validation_failed`. */
+function cursorPart(raw: string, shape: RegExp): { seq: number; rest: string } {
+  if (!shape.test(raw)) {
+    throw new DomainError("validation_failed", "cursor is not a cursor this API returned", [{ path: "querystring.cursor", message: "invalid cursor" }]);
+  }
+  const [seq, rest = ""] = raw.split(":");
+  return { seq: Number(seq), rest };
 }
