@@ -38,11 +38,6 @@ export function clusterService({ store, clock }: Deps) {
     return { cluster, status: clusterState(cluster, active, latest, clock.now()), active };
   }
 
-  async function require(name: string): Promise<ClusterRecord> {
-    const cluster = await store.getCluster(name);
-    if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
-    return cluster;
-  }
 
   return {
     /**
@@ -73,7 +68,7 @@ export function clusterService({ store, clock }: Deps) {
 
     /** A cluster with its status and active intermediate; throws `cluster_not_found`. */
     async get(name: string): Promise<ClusterView> {
-      return view(await require(name));
+      return view(await requireCluster(store, name));
     },
 
     async list(page: Page, filter: { trustDomain?: string | undefined }): Promise<ClusterView[]> {
@@ -89,7 +84,7 @@ export function clusterService({ store, clock }: Deps) {
       patch: { labels?: Record<string, string> | undefined; policy?: Partial<ClusterPolicy> | undefined },
       ctx: AuditContext,
     ): Promise<ClusterView> {
-      const cluster = await require(name);
+      const cluster = await requireCluster(store, name);
       if (cluster.decommissionedAt) throw new DomainError("cluster_decommissioned", `cluster ${name} is decommissioned`);
       const change = {
         ...(patch.labels ? { labels: patch.labels } : {}),
@@ -107,6 +102,13 @@ export function clusterService({ store, clock }: Deps) {
 }
 
 export type ClusterService = ReturnType<typeof clusterService>;
+
+/** The named cluster; throws `cluster_not_found`. */
+export async function requireCluster(store: Pick<Store, "getCluster">, name: string): Promise<ClusterRecord> {
+  const cluster = await store.getCluster(name);
+  if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
+  return cluster;
+}
 
 /** Merges a partial policy over `base` (or the defaults) and checks renew-before < validity. */
 export function resolvePolicy(patch: Partial<ClusterPolicy> | undefined, base: ClusterPolicy | undefined): ClusterPolicy {

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { cacertsFiles, type CacertsFiles } from "./cacerts.js";
+import { requireCluster } from "./clusters.js";
 import { createHash } from "node:crypto";
 import { encodeIntermediate } from "./intermediate-encoder.js";
 import { intermediateSubject } from "./intermediate-profile.js";
@@ -12,7 +13,7 @@ import { auditInput, type AuditContext } from "./audit.js";
 import type { KeyVault } from "./key-vault.js";
 import type { Observer } from "./observer.js";
 import { newSerial } from "./serial.js";
-import type { ClusterPolicy, ClusterRecord, IntermediateRecord, Page, RootRecord, Store } from "./store.js";
+import type { ClusterPolicy, IntermediateRecord, Page, RootRecord, Store } from "./store.js";
 import { intermediateKeyAad, type SignerCache } from "./signers.js";
 import { trustBundle } from "./trust-domains.js";
 
@@ -62,11 +63,6 @@ type Deps = {
  * commit (superseding the previous generation in the same transaction).
  */
 export function issuanceService({ store, vault, signers, crypto, clock, observer, publicUrl }: Deps) {
-  async function requireCluster(name: string): Promise<ClusterRecord> {
-    const cluster = await store.getCluster(name);
-    if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
-    return cluster;
-  }
 
   /** The cacerts files of an intermediate; decrypts the key only when `withKey`. */
   async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string): Promise<CacertsFiles> {
@@ -109,7 +105,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
      * `no_active_intermediate`, `external_custody`.
      */
     async activeFiles(clusterName: string, ctx: AuditContext): Promise<{ record: IntermediateRecord; files: CacertsFiles }> {
-      await requireCluster(clusterName);
+      await requireCluster(store, clusterName);
       const record = await store.getActiveIntermediate(clusterName);
       if (!record) {
         throw new DomainError("no_active_intermediate", `cluster ${clusterName} has no active intermediate; issue one first`);
@@ -128,7 +124,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
 
   /** The issuance steps; `issue` wraps them with the outcome counter. */
   async function issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
-    const cluster = await requireCluster(clusterName);
+    const cluster = await requireCluster(store, clusterName);
     if (cluster.decommissionedAt) {
       throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
     }

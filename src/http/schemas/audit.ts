@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ClusterName, Timestamp, TrustDomainName } from "./common.js";
+import { ClusterName, PageQuery, Timestamp, TrustDomainName } from "./common.js";
 import { Intermediate } from "./intermediates.js";
 
 export const AuditEventSchema = z
@@ -46,14 +46,12 @@ export const AuditVerdict = z.object({
   firstBroken: z.object({ seq: z.int(), reason: z.string() }).nullable(),
 });
 
-export const CertificateQuery = z.strictObject({
+export const CertificateQuery = PageQuery.extend({
   cluster: ClusterName.optional(),
   trustDomain: TrustDomainName.optional(),
   status: z.enum(["active", "superseded", "revoked", "expired"]).optional(),
   expiresBefore: Timestamp.optional(),
   issuedAfter: Timestamp.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(512).optional(),
 });
 
 export const CertificateDetail = Intermediate.extend({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ClusterName, KeyAlgorithmSchema, Timestamp, TrustDomainName } from "./common.js";
+import { ClusterName, KeyAlgorithmSchema, PageQuery, Timestamp, TrustDomainName } from "./common.js";
 import { Intermediate } from "./intermediates.js";
 
 const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
@@ -58,8 +58,6 @@ export const Cluster = z.object({
   activeIntermediate: Intermediate.nullable(),
 });
 
-export const ListClustersQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(100).describe("page size (1-500, default 100)"),
-  cursor: z.string().max(512).optional().describe("opaque cursor from the previous page's nextCursor"),
+export const ListClustersQuery = PageQuery.extend({
   trustDomain: TrustDomainName.optional().describe("only clusters of this trust domain"),
 });
