@@ -22,7 +22,7 @@ import { seedAudit, seedIntermediates } from "./seed.js";
 
 x509.cryptoProvider.set(globalThis.crypto);
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, "../src/cli/main.js");
+const CLI = join(here, "../meshroot.js");
 const CTX = systemContext("bench");
 const crypto = globalThis.crypto;
 const quick = process.argv.includes("--quick");

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { packageRoot } from "../package-root.js";
 import type { Db } from "./database.js";
 
 const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
@@ -13,16 +13,9 @@ export interface Migration {
   checksum: string;
 }
 
-/** The `migrations/` folder of the installed package (found from this file upwards). */
+/** The `migrations/` folder of the installed package. */
 export function defaultMigrationsDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, "migrations");
-    if (existsSync(join(dir, "package.json")) && existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("migrations/ folder not found above " + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
+  return join(packageRoot(), "migrations");
 }
 
 /** Reads `NNNN_name.sql` files in version order; throws on a duplicate version. */
