@@ -293,7 +293,7 @@ async function scaleFigures() {
   createHash("sha256").update(chunk).digest();
   const shaMBps = chunk.length / 1e6 / ((performance.now() - t) / 1000);
   t = performance.now();
-  const verdict = seeded.core.audit.verify();
+  const verdict = await seeded.core.audit.verify();
   const verifyMs = performance.now() - t;
   record({
     figure: `audit chain verification, ${fmt(verdict.events)} events`,

@@ -8,8 +8,9 @@ import { fileURLToPath } from "node:url";
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), "..");
 await build({
-  entryPoints: [join(dist, "src/cli/main.js")],
-  outfile: join(dist, "meshroot.js"),
+  // The audit verification worker is a second entry: workers load it as a file next to the bundle.
+  entryPoints: { meshroot: join(dist, "src/cli/main.js"), "audit-verify-worker": join(dist, "src/store/audit-verify-worker.js") },
+  outdir: dist,
   bundle: true,
   platform: "node",
   format: "esm",

@@ -1,8 +1,8 @@
 import type { Clock } from "../clock.js";
-import { auditInput, verifyChain, type AuditContext, type AuditEvent, type AuditOutcome, type ChainVerdict } from "./audit.js";
+import { auditInput, type AuditContext, type AuditEvent, type AuditOutcome, type ChainVerdict } from "./audit.js";
 import type { AuditFilter, Store } from "./store.js";
 
-type Deps = { store: Pick<Store, "appendAudit" | "listAudit" | "iterateAudit" | "iterateStoredAudit">; clock: Clock };
+type Deps = { store: Pick<Store, "appendAudit" | "listAudit" | "iterateAudit" | "verifyAudit">; clock: Clock };
 
 /** Reading and verifying the audit trail, and recording events that change no other state. */
 export function auditService({ store, clock }: Deps) {
@@ -23,7 +23,7 @@ export function auditService({ store, clock }: Deps) {
     /** Matching events in seq order, streamed. */
     iterate: (filter: AuditFilter) => store.iterateAudit(filter),
     /** Recomputes the whole chain; reports the first broken event. */
-    verify: (): ChainVerdict => verifyChain(store.iterateStoredAudit()),
+    verify: (): Promise<ChainVerdict> => store.verifyAudit(),
   };
 }
 

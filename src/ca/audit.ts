@@ -125,14 +125,46 @@ export function storedFields(e: Omit<AuditEvent, "hash">): StoredAuditFields {
 }
 
 // crypto.hash (Node >= 20.12) is a one-shot digest, twice as fast as createHash for small inputs.
-const sha256: (s: string) => string =
+export const sha256Hex: (s: string) => string =
   typeof nodeCrypto.hash === "function"
     ? (s) => nodeCrypto.hash("sha256", s, "hex")
     : (s) => createHash("sha256").update(s, "utf8").digest("hex");
 
+/** The stored form of an event: the canonical JSON its hash covers (`eventText`), and the hash. */
+export interface StoredAuditEvent {
+  seq: number;
+  event: string;
+  hash: string;
+}
+
+/** The canonical JSON of an event's hashed fields: what is hashed and what is stored. */
+export function eventText(e: Omit<AuditEvent, "hash">): string {
+  return canonicalEvent(storedFields(e));
+}
+
 /** hash = hex SHA-256 of the UTF-8 canonical JSON of the hashed fields (which include prevHash). */
 export function eventHash(e: Omit<AuditEvent, "hash">): string {
-  return sha256(canonicalEvent(storedFields(e)));
+  return sha256Hex(eventText(e));
+}
+
+/** An event back from its stored text. */
+export function parseStoredEvent(s: StoredAuditEvent): AuditEvent {
+  const f = JSON.parse(s.event) as Omit<AuditEvent, "at" | "hash"> & { at: string };
+  return {
+    seq: f.seq,
+    at: new Date(f.at),
+    actor: f.actor,
+    action: f.action,
+    target: f.target,
+    cluster: f.cluster,
+    trustDomain: f.trustDomain,
+    outcome: f.outcome,
+    requestId: f.requestId,
+    sourceIp: f.sourceIp,
+    details: f.details,
+    prevHash: f.prevHash,
+    hash: s.hash,
+  };
 }
 
 /** The export form of an event: the hashed fields plus `hash` (one NDJSON line each). */
@@ -148,25 +180,70 @@ export interface ChainVerdict {
   firstBroken: { seq: number; reason: string } | null;
 }
 
+const PREV_HASH_KEY = '"prevHash":"';
+const SEQ_KEY = ',"seq":';
+
+/**
+ * The top-level `seq` and `prevHash` of a canonical event text, without parsing it. Keys are
+ * sorted, so these are the last occurrences: only `requestId`, `sourceIp`, `target` and
+ * `trustDomain` follow `prevHash`, and a string value cannot hold an unescaped quote.
+ * `details`, the only free-form object, comes before both. Returns null when absent.
+ */
+export function chainLinks(text: string): { seq: number; prevHash: string } | null {
+  const p = text.lastIndexOf(PREV_HASH_KEY);
+  const s = text.lastIndexOf(SEQ_KEY);
+  if (p < 0 || s < p) return null;
+  const start = s + SEQ_KEY.length;
+  const end = text.indexOf(",", start);
+  return { seq: Number(text.slice(start, end)), prevHash: text.slice(p + PREV_HASH_KEY.length, p + PREV_HASH_KEY.length + 64) };
+}
+
+/** Where a stretch of the chain starts: the seq and hash of the event before it. */
+export interface ChainLink {
+  seq: number;
+  hash: string;
+}
+
+export const CHAIN_START: ChainLink = { seq: 0, hash: GENESIS_HASH };
+
 /**
  * Recomputes the chain over events in seq order and reports the first broken event: a gap in
  * seq (a deleted event), a prevHash that is not the previous hash (deleted or reordered), or a
- * hash that does not match the contents (edited).
+ * hash that does not match the contents (edited). `start` is the stored event just before the
+ * first one, to verify a stretch of the chain on its own (the stretches are then combined).
  */
-export function verifyChain(events: Iterable<StoredAuditFields & { hash: string }>): ChainVerdict {
-  let prevHash = GENESIS_HASH;
-  let prevSeq = 0;
+export function verifyChain(events: Iterable<StoredAuditEvent>, start: ChainLink = CHAIN_START): ChainVerdict {
+  let prevHash = start.hash;
+  let prevSeq = start.seq;
   let count = 0;
   for (const e of events) {
     const broken = (reason: string): ChainVerdict => ({ ok: false, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: { seq: e.seq, reason } });
     if (e.seq !== prevSeq + 1) return broken(`expected seq ${prevSeq + 1}, found ${e.seq}: events are missing or out of order`);
-    if (e.prevHash !== prevHash) return broken("prevHash is not the hash of the previous event: an event before it was removed, replaced or reordered");
-    if (sha256(canonicalEvent(e)) !== e.hash) return broken("hash does not match the event's contents: the event was edited");
+    if (sha256Hex(e.event) !== e.hash) return broken("hash does not match the event's contents: the event was edited");
+    const links = chainLinks(e.event);
+    if (links?.prevHash !== prevHash) return broken("prevHash is not the hash of the previous event: an event before it was removed, replaced or reordered");
+    if (links.seq !== e.seq) return broken(`the event records seq ${links.seq} but is stored at ${e.seq}: events were renumbered`);
     prevHash = e.hash;
     prevSeq = e.seq;
     count++;
   }
   return { ok: true, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: null };
+}
+
+/**
+ * The verdict over consecutive stretches verified separately (in order, each started from the
+ * stored event before it): the first broken stretch decides, and the counts add up, so the
+ * result equals one pass over the whole chain.
+ */
+export function combineVerdicts(parts: ChainVerdict[]): ChainVerdict {
+  let events = 0;
+  let last: ChainVerdict = { ok: true, events: 0, lastSeq: CHAIN_START.seq, lastHash: CHAIN_START.hash, firstBroken: null };
+  for (const part of parts) {
+    events += part.events;
+    last = part;
+    if (!part.ok) break;
+  }
+  return { ...last, events };
 }
 
 /** Builds the audit record of one action at `at`, by the caller in `ctx`. */

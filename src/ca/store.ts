@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditInput, AuditOutcome, StoredAuditFields } from "./audit.js";
+import type { AuditEvent, AuditInput, AuditOutcome, ChainVerdict } from "./audit.js";
 import type { KeyAlgorithm } from "./key-algorithms.js";
 
 /**
@@ -232,8 +232,8 @@ export interface AuditStore {
   listAudit(filter: AuditFilter, page: { limit: number; before?: number | undefined }): Promise<AuditEvent[]>;
   /** Every matching event in seq order, streamed. */
   iterateAudit(filter: AuditFilter): Iterable<AuditEvent>;
-  /** Every event in seq order, as stored (for verification). */
-  iterateStoredAudit(): Iterable<StoredAuditFields & { hash: string }>;
+  /** Recomputes the whole chain with verifyChain (audit.ts) over the stored events. */
+  verifyAudit(): Promise<ChainVerdict>;
 }
 
 export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & AuditStore;

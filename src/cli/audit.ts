@@ -6,7 +6,7 @@ import { stderrNotice } from "./notice.js";
 export async function auditVerifyCommand(): Promise<void> {
   const runtime = await openRuntime(parseConfig(), stderrNotice);
   try {
-    const verdict = runtime.core.audit.verify();
+    const verdict = await runtime.core.audit.verify();
     process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
     if (verdict.ok) {
       stderrNotice("info", `audit chain intact: ${verdict.events} events, last hash ${verdict.lastHash}`);

@@ -1,42 +1,17 @@
 import type { Statement } from "better-sqlite3";
-import { canonicalJson, eventHash, GENESIS_HASH, type AuditEvent, type AuditInput, type AuditOutcome, type StoredAuditFields } from "../ca/audit.js";
+import { eventText, GENESIS_HASH, parseStoredEvent, sha256Hex, type AuditEvent, type AuditInput } from "../ca/audit.js";
 import type { AuditFilter, AuditStore } from "../ca/store.js";
+import { verifyAuditChain } from "./audit-verify.js";
 import type { Db } from "./database.js";
 
+/** A row as read: the canonical event text its hash covers, and the hash (every other column is generated from the text). */
 export interface AuditRow {
   seq: number;
-  at: number;
-  actor_type: AuditEvent["actor"]["type"];
-  actor_id: string;
-  actor_name: string;
-  action: string;
-  target_type: string;
-  target_id: string;
-  cluster: string | null;
-  trust_domain: string | null;
-  outcome: AuditOutcome;
-  request_id: string | null;
-  source_ip: string | null;
-  details: string;
-  prev_hash: string;
+  event: string;
   hash: string;
 }
 
-export const toAuditEvent = (r: AuditRow): AuditEvent => ({
-  seq: r.seq,
-  at: new Date(r.at),
-  actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name },
-  action: r.action,
-  target: { type: r.target_type, id: r.target_id },
-  cluster: r.cluster,
-  trustDomain: r.trust_domain,
-  outcome: r.outcome,
-  requestId: r.request_id,
-  sourceIp: r.source_ip,
-  details: JSON.parse(r.details) as Record<string, unknown>,
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});
+export const toAuditEvent = (r: AuditRow): AuditEvent => parseStoredEvent(r);
 
 /**
  * Appends one event inside the caller's transaction: reads the last hash, chains to it, inserts.
@@ -46,34 +21,15 @@ export type AuditAppender = (input: AuditInput) => AuditEvent;
 
 export function auditAppender(db: Db): AuditAppender {
   const last = db.prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-  const insert = db.prepare(`INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
-      cluster, trust_domain, outcome, request_id, source_ip, details, prev_hash, hash)
-    VALUES (@seq, @at, @actorType, @actorId, @actorName, @action, @targetType, @targetId, @cluster, @trustDomain, @outcome,
-      @requestId, @sourceIp, @details, @prevHash, @hash)`);
+  const insert = db.prepare("INSERT INTO audit_events (seq, event, hash) VALUES (?, ?, ?)");
   return (input) => {
     const prev = last.get() as { seq: number; hash: string } | undefined;
     // The event is hashed as it will read back: details round-trip through JSON.
     const details = JSON.parse(JSON.stringify(input.details)) as Record<string, unknown>;
     const partial = { ...input, details, seq: (prev?.seq ?? 0) + 1, prevHash: prev?.hash ?? GENESIS_HASH };
-    const event: AuditEvent = { ...partial, hash: eventHash(partial) };
-    insert.run({
-      seq: event.seq,
-      at: event.at.getTime(),
-      actorType: event.actor.type,
-      actorId: event.actor.id,
-      actorName: event.actor.name,
-      action: event.action,
-      targetType: event.target.type,
-      targetId: event.target.id,
-      cluster: event.cluster,
-      trustDomain: event.trustDomain,
-      outcome: event.outcome,
-      requestId: event.requestId,
-      sourceIp: event.sourceIp,
-      details: canonicalJson(event.details),
-      prevHash: event.prevHash,
-      hash: event.hash,
-    });
+    const text = eventText(partial);
+    const event: AuditEvent = { ...partial, hash: sha256Hex(text) };
+    insert.run(event.seq, text, event.hash);
     return event;
   };
 }
@@ -125,39 +81,17 @@ export function sqliteAuditStore(db: Db, append: AuditAppender): AuditStore {
     },
     async listAudit(filter, page) {
       const { sql, params } = where(filter, page.before !== undefined ? ["seq < @before"] : []);
-      const rows = cached(`SELECT * FROM audit_events ${sql} ORDER BY seq DESC LIMIT @limit`).all({
+      const rows = cached(`SELECT seq, event, hash FROM audit_events ${sql} ORDER BY seq DESC LIMIT @limit`).all({
         ...params,
         ...(page.before !== undefined ? { before: page.before } : {}),
         limit: page.limit,
       }) as AuditRow[];
       return rows.map(toAuditEvent);
     },
-    *iterateStoredAudit() {
-      const rows = cached("SELECT seq, at, actor_type, actor_id, actor_name, action, target_type, target_id, cluster, trust_domain, outcome, request_id, source_ip, details, prev_hash, hash FROM audit_events ORDER BY seq").raw(true);
-      for (const r of rows.iterate() as Iterable<unknown[]>) {
-        yield {
-          seq: r[0] as number,
-          at: r[1] as number,
-          actorType: r[2] as string,
-          actorId: r[3] as string,
-          actorName: r[4] as string,
-          action: r[5] as string,
-          targetType: r[6] as string,
-          targetId: r[7] as string,
-          cluster: r[8] as string | null,
-          trustDomain: r[9] as string | null,
-          outcome: r[10] as string,
-          requestId: r[11] as string | null,
-          sourceIp: r[12] as string | null,
-          detailsJson: r[13] as string,
-          prevHash: r[14] as string,
-          hash: r[15] as string,
-        } satisfies StoredAuditFields & { hash: string };
-      }
-    },
+    verifyAudit: () => verifyAuditChain(db),
     *iterateAudit(filter) {
       const { sql, params } = where(filter);
-      for (const row of cached(`SELECT * FROM audit_events ${sql} ORDER BY seq`).iterate(params)) yield toAuditEvent(row as AuditRow);
+      for (const row of cached(`SELECT seq, event, hash FROM audit_events ${sql} ORDER BY seq`).iterate(params)) yield toAuditEvent(row as AuditRow);
     },
   };
 }

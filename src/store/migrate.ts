@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../package-root.js";
+import { canonicalEvent } from "../ca/audit.js";
 import type { Db } from "./database.js";
 
 const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
@@ -54,6 +55,7 @@ export function migrate(db: Db, migrations: Migration[] = loadMigrations(), now:
       throw new Error(`migration ${version}_${row.name}.sql changed after it was applied (checksum mismatch); migrations are forward-only`);
     }
   }
+  registerMigrationFunctions(db);
   const record = db.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (@version, @name, @checksum, @at)");
   const done: number[] = [];
   for (const m of migrations) {
@@ -65,6 +67,32 @@ export function migrate(db: Db, migrations: Migration[] = loadMigrations(), now:
     done.push(m.version);
   }
   return done;
+}
+
+/**
+ * SQL functions that migrations may call: meshroot_canonical_event() is the application's own
+ * canonical event text (0005 rewrites the audit trail into it, keeping every hash valid).
+ */
+function registerMigrationFunctions(db: Db): void {
+  db.function("meshroot_canonical_event", { deterministic: true, varargs: true }, (...c: unknown[]) =>
+    canonicalEvent({
+      seq: c[0] as number,
+      at: c[1] as number,
+      actorType: c[2] as string,
+      actorId: c[3] as string,
+      actorName: c[4] as string,
+      action: c[5] as string,
+      targetType: c[6] as string,
+      targetId: c[7] as string,
+      cluster: c[8] as string | null,
+      trustDomain: c[9] as string | null,
+      outcome: c[10] as string,
+      requestId: c[11] as string | null,
+      sourceIp: c[12] as string | null,
+      detailsJson: c[13] as string,
+      prevHash: c[14] as string,
+    }),
+  );
 }
 
 /** True when every known migration is applied (readiness). */

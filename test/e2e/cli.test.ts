@@ -119,7 +119,7 @@ describe("meshroot CLI", () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, events: 4, lastSeq: 4 });
     const db = new Database(join(dir, "data", "meshroot.db"));
     db.exec("DROP TRIGGER audit_events_no_update");
-    db.prepare(`UPDATE audit_events SET actor_name = 'someone else' WHERE seq = 3`).run();
+    expect(db.prepare(`UPDATE audit_events SET event = replace(event, '"name":"b"', '"name":"someone else"') WHERE seq = 3`).run().changes).toBe(1);
     db.close();
     const broken = run(["audit", "verify"], env);
     expect(broken.code).toBe(1);

@@ -143,7 +143,8 @@ describe("audit trail: tamper evidence", () => {
 
   it("the database refuses UPDATE and DELETE", async () => {
     await fill();
-    expect(() => t.db.prepare("UPDATE audit_events SET outcome = 'failure' WHERE seq = 3").run()).toThrow(/append-only/);
+    expect(() => t.db.prepare("UPDATE audit_events SET event = replace(event, 'success', 'failure') WHERE seq = 3").run()).toThrow(/append-only/);
+    expect(() => t.db.prepare("UPDATE audit_events SET outcome = 'failure' WHERE seq = 3").run()).toThrow(/generated column/);
     expect(() => t.db.prepare("DELETE FROM audit_events WHERE seq = 3").run()).toThrow(/append-only/);
     expect(await verify()).toMatchObject({ ok: true, events: 7, lastSeq: 7 });
   });
@@ -151,7 +152,9 @@ describe("audit trail: tamper evidence", () => {
   it("finds an edited event at its seq", async () => {
     await fill();
     dropTriggers();
-    t.db.prepare(`UPDATE audit_events SET details = '{"labels":{},"policy":{"keyAlgorithm":"rsa-2048"}}' WHERE seq = 4`).run();
+    const edit = t.db.prepare(`UPDATE audit_events SET event = replace(event, '"keyAlgorithm":"ecdsa-p256"', '"keyAlgorithm":"rsa-2048"') WHERE seq = 4`).run();
+    expect(edit.changes).toBe(1);
+    expect((t.db.prepare("SELECT details FROM audit_events WHERE seq = 4").get() as { details: string }).details).toContain("rsa-2048");
     expect(await verify()).toMatchObject({ ok: false, events: 3, firstBroken: { seq: 4, reason: expect.stringContaining("edited") } });
   });
 
