@@ -8,7 +8,7 @@ import { encodeIntermediate } from "./intermediate-encoder.js";
 import { intermediateSubject } from "./intermediate-profile.js";
 import { toPem } from "./pem.js";
 import { verifyCsr } from "./csr.js";
-import { exportPkcs8, generateKeyPair, pkcs8Pem } from "./keys.js";
+import { generateKeyPairDer, pkcs8Pem } from "./keys.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { KeyVault } from "./key-vault.js";
 import type { Observer } from "./observer.js";
@@ -46,6 +46,7 @@ type Deps = {
     | "getActiveIntermediate"
     | "getIntermediateByIdempotencyKey"
     | "insertIntermediate"
+    | "announceIntermediate"
     | "appendAudit"
     | "listIntermediates"
   >;
@@ -87,6 +88,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
      * `rotation_in_progress`, and the CSR errors.
      */
     async issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
+      const ended = store.announceIntermediate();
       try {
         const result = await issue(clusterName, req, ctx);
         if (result.created) observer.issuance("success");
@@ -94,6 +96,8 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
       } catch (err) {
         observer.issuance("failure");
         throw err;
+      } finally {
+        ended();
       }
     },
 
@@ -132,7 +136,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
       const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
       if (earlier) return replay(earlier, req, ctx);
     }
-    const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem, crypto) : undefined;
+    const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem) : undefined;
     if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
       throw new DomainError(
         "policy_violation",
@@ -147,10 +151,10 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
     const [root, latest] = await Promise.all([signers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
     const generation = (latest?.generation ?? 0) + 1;
 
-    const keys = csr ? undefined : await generateKeyPair(crypto, cluster.policy.keyAlgorithm);
+    const escrowed = csr ? undefined : await generateKeyPairDer(cluster.policy.keyAlgorithm);
     const serial = newSerial();
     const organization = root.cert.subjectName.getField("O")[0] ?? "meshroot";
-    const spki = csr ? new Uint8Array(csr.publicKey.rawData) : new Uint8Array(await crypto.subtle.exportKey("spki", keys!.publicKey));
+    const spki = csr ? csr.spki : escrowed!.spki;
     const der = await encodeIntermediate(
       {
         serial,
@@ -172,7 +176,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
       },
       crypto,
     );
-    const pkcs8 = keys ? await exportPkcs8(crypto, keys.privateKey) : undefined;
+    const pkcs8 = escrowed?.pkcs8;
     const record: IntermediateRecord = {
       serial,
       cluster: clusterName,

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
 import { keyAlgorithmOf, keyGenParams, keyImportParams, type KeyAlgorithm } from "./key-algorithms.js";
@@ -7,6 +7,20 @@ import { parseSinglePem, toPem } from "./pem.js";
 /** Generates an extractable signing key pair of `alg` with the given WebCrypto provider. */
 export async function generateKeyPair(crypto: Crypto, alg: KeyAlgorithm): Promise<CryptoKeyPair> {
   return (await crypto.subtle.generateKey(keyGenParams(alg), true, ["sign", "verify"])) as CryptoKeyPair;
+}
+
+/**
+ * Generates a key pair of `alg` and returns it encoded: SubjectPublicKeyInfo and PKCS#8 DER.
+ * For issuance, which only stores the key: generation and both encodings run in the libuv
+ * thread pool (WebCrypto's exportKey runs on the event loop and costs more than the keygen).
+ */
+export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array; pkcs8: Uint8Array }> {
+  const encodings = { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } } as const;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, spki: Buffer, pkcs8: Buffer) => (err ? reject(err) : resolve({ spki: new Uint8Array(spki), pkcs8: new Uint8Array(pkcs8) }));
+    if (alg === "ecdsa-p256" || alg === "ecdsa-p384") nodeGenerateKeyPair("ec", { namedCurve: alg === "ecdsa-p256" ? "P-256" : "P-384", ...encodings }, done);
+    else nodeGenerateKeyPair("rsa", { modulusLength: Number(alg.slice(4)), publicExponent: 0x10001, ...encodings }, done);
+  });
 }
 
 /** Exports a private key as PKCS#8 DER. */

@@ -144,6 +144,12 @@ export interface IntermediateStore {
    * written only when the record is.
    */
   insertIntermediate(record: IntermediateRecord, audit: AuditInput): Promise<{ record: IntermediateRecord; created: boolean }>;
+  /**
+   * Announces an issuance that is on its way to insertIntermediate, so that a store which
+   * batches commits can wait for it instead of committing early. Call the returned function
+   * when the issuance ends, whether or not it reached insertIntermediate.
+   */
+  announceIntermediate(): () => void;
   getIntermediate(serial: string): Promise<IntermediateRecord | undefined>;
   getIntermediateByIdempotencyKey(cluster: string, key: string): Promise<IntermediateRecord | undefined>;
   getActiveIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;

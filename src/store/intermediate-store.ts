@@ -58,8 +58,11 @@ export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
 export const INTERMEDIATE_SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
   FROM intermediates i`;
 
-/** How long an issuance waits for others to share its commit, and how many share one at most. */
-const GROUP_COMMIT_WINDOW_MS = 2;
+/**
+ * Group commit: how long a queued issuance waits at most for announced ones to share its commit,
+ * and how many share one commit at most.
+ */
+const GROUP_COMMIT_WINDOW_MS = 5;
 const GROUP_COMMIT_MAX = 64;
 
 /** Intermediates in SQLite; issuance and supersession commit in one transaction. */
@@ -112,11 +115,12 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     return { record: rec, created: true };
   });
 
-  // Group commit: issuances that arrive within GROUP_COMMIT_WINDOW_MS share one transaction, so
-  // one fsync; each keeps its own savepoint, so one refusal does not undo the others. Callers
-  // are answered only after the commit.
+  // Group commit: one transaction (so one fsync) for the issuances that are queued when no other
+  // announced issuance is still on its way, or when the window closes. Each keeps its own
+  // savepoint, so one refusal does not undo the others. Callers are answered only after the commit.
   type Pending = { rec: IntermediateRecord; audit: AuditInput; resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
   const queue: Pending[] = [];
+  let announced = 0;
   const batch = db.transaction((items: Pending[]) =>
     items.map((it) => {
       try {
@@ -127,12 +131,11 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     }),
   );
   let timer: NodeJS.Timeout | undefined;
-  const flushNow = () => {
-    clearTimeout(timer);
-    if (queue.length > 0) flush();
-  };
   const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
     const items = queue.splice(0);
+    if (items.length === 0) return;
     let results;
     try {
       results = batch.immediate(items);
@@ -141,6 +144,12 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
       return;
     }
     results.forEach((r, i) => (r.ok ? items[i]!.resolve(r.value) : items[i]!.reject(conflict(r.error, items[i]!.rec))));
+  };
+  /** Commits now when nobody else is coming (or the batch is full), else within the window. */
+  const schedule = () => {
+    if (queue.length === 0) return;
+    if (queue.length >= announced || queue.length >= GROUP_COMMIT_MAX) flush();
+    else timer ??= setTimeout(flush, GROUP_COMMIT_WINDOW_MS);
   };
   const conflict = (err: unknown, record: IntermediateRecord) =>
     isUniqueViolation(err) ? new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`) : err;
@@ -174,10 +183,19 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     },
     insertIntermediate(record, audit) {
       return new Promise((resolve, reject) => {
-        const n = queue.push({ rec: record, audit, resolve, reject });
-        if (n === 1) timer = setTimeout(flushNow, GROUP_COMMIT_WINDOW_MS);
-        else if (n >= GROUP_COMMIT_MAX) flushNow();
+        queue.push({ rec: record, audit, resolve, reject });
+        schedule();
       });
+    },
+    announceIntermediate() {
+      announced++;
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        announced--;
+        schedule();
+      };
     },
     async getIntermediate(serial) {
       const row = bySerial.get(serial) as IntermediateRow | undefined;
