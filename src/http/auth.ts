@@ -60,7 +60,7 @@ export function installAuth(
     }
   };
 
-  app.addHook("onRequest", denied(async (request, reply) => {
+  const authenticate = denied(async (request, reply) => {
     const access = accessOf(request);
     if (access === "public") return;
     const wait = limiter.retryAfter(request.ip);
@@ -77,9 +77,9 @@ export function installAuth(
     if (!roleAllows(token.role, access)) {
       throw new DomainError("forbidden", `this operation needs the ${access} role; token ${token.id} has role ${token.role}`);
     }
-  }));
+  });
 
-  app.addHook("preHandler", denied(async (request) => {
+  const checkScope = denied(async (request) => {
     const source = request.routeOptions.config.scope;
     const token = request.token;
     if (!source || !token) return;
@@ -91,12 +91,25 @@ export function installAuth(
         `token ${token.id} is limited to clusters ${token.clusterPatterns.join(", ")}; cluster ${cluster} is outside its scope`,
       );
     }
-  }));
+  });
+
+  // The checks are attached to each route that needs them (public routes, the trust bundle and
+  // CRL among them, run none); a route without an `auth` setting is admin-only.
+  app.addHook("onRoute", (route) => {
+    if (routeAccess(route.url, route.config?.auth) === "public") return;
+    route.onRequest = [...hookList(route.onRequest), authenticate];
+    if (route.config?.scope) route.preHandler = [...hookList(route.preHandler), checkScope];
+  });
+}
+
+const hookList = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
+
+/** Who may call a route; the interactive docs are public, every other route admin-only unless it says otherwise. */
+function routeAccess(url: string | undefined, auth: Access | undefined): Access {
+  if (url === undefined || url === "/docs" || url.startsWith("/docs/")) return "public";
+  return auth ?? "admin";
 }
 
 function accessOf(request: FastifyRequest): Access {
-  const url = request.routeOptions.url;
-  // Unknown routes reach the not-found handler; the interactive docs are public.
-  if (url === undefined || url === "/docs" || url.startsWith("/docs/")) return "public";
-  return request.routeOptions.config.auth ?? "admin";
+  return routeAccess(request.routeOptions.url, request.routeOptions.config.auth);
 }

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from "fastify";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { Observer } from "../ca/observer.js";
 import type { Store } from "../ca/store.js";
 import type { Clock } from "../clock.js";
+import { requestHistogram } from "./request-histogram.js";
 
 type FleetStore = Pick<Store, "listActiveIntermediates" | "listTrustDomains" | "listRoots" | "getLatestCrl">;
 
@@ -26,12 +27,10 @@ export function createMetrics() {
   };
   for (const c of Object.values(counters)) for (const outcome of ["success", "failure"]) c.inc({ outcome }, 0);
 
-  const http = new Histogram({
+  const http = requestHistogram(registry, {
     name: "meshroot_http_request_duration_seconds",
     help: "HTTP request durations by route and status",
-    labelNames: ["method", "route", "status_code"],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
   });
 
   let refreshFleet = async () => {};
@@ -83,11 +82,11 @@ export function createMetrics() {
 
     /** Times every request by its route pattern. */
     instrument(app: FastifyInstance): void {
-      app.addHook("onResponse", async (request, reply) => {
-        http.observe(
-          { method: request.method, route: request.routeOptions.url ?? "unmatched", status_code: String(reply.statusCode) },
-          reply.elapsedTime / 1000,
-        );
+      app.addHook("onResponse", (request, reply, done) => {
+        const route = request.routeOptions.url ?? "unmatched";
+        const status = reply.statusCode;
+        http.observe(`${request.method} ${status} ${route}`, () => ({ method: request.method, route, status_code: String(status) }), reply.elapsedTime / 1000);
+        done();
       });
     },
   };

@@ -52,6 +52,12 @@ export const revocationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
     "/v1/trust-domains/:name/crl",
     {
       config: { auth: "public" },
+      // Hot path: the DER CRL served in the last second is sent again before validation and the handler.
+      onRequest: (request, reply, done) => {
+        const cached = request.url.includes("?") ? undefined : core.revocation.cachedRootCrlDer((request.params as { name: string }).name);
+        if (cached === undefined) return done();
+        reply.type("application/pkix-crl").send(Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) as never);
+      },
       schema: {
         tags,
         summary: "The root's current CRL (DER by default, ?format=pem)",

@@ -56,6 +56,12 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
     "/v1/trust-domains/:name/bundle",
     {
       config: { auth: "public" },
+      // Hot path: a bundle served in the last second is sent again before validation and the handler.
+      onRequest: (request, reply, done) => {
+        const cached = core.trustDomains.cachedBundlePem((request.params as { name: string }).name);
+        if (cached === undefined) return done();
+        reply.type("application/x-pem-file").send(cached);
+      },
       schema: {
         tags,
         summary: "The PEM trust bundle (every root the trust domain trusts, oldest first)",
