@@ -26,6 +26,7 @@ type Deps = {
     | "decommissionCluster"
     | "listRevokedByRoot"
     | "listLiveIntermediates"
+    | "listIntermediatesNeedingCrl"
     | "listTrustDomains"
   >;
   signers: SignerCache;
@@ -250,8 +251,14 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
         const domains = await store.listTrustDomains({ limit: 100, after });
         for (const d of domains) {
           for (const r of await rootsOf(d.name)) if (stale(await store.getLatestCrl(r.serial), now) && (await rootCrl(r))) refreshed++;
-          for (const rec of await store.listLiveIntermediates(d.name, now)) {
-            if (rec.custody === "escrowed" && stale(await store.getLatestCrl(rec.serial), now) && (await intermediateCrl(rec))) refreshed++;
+          // In pages, so that a fleet of many intermediates never holds the event loop for long.
+          const freshAfter = new Date(now.getTime() - crlValidityMs / 2);
+          for (let from: string | undefined; ; ) {
+            const page = await store.listIntermediatesNeedingCrl(d.name, now, freshAfter, { limit: CRL_REFRESH_PAGE, after: from });
+            for (const rec of page) if (await intermediateCrl(rec)) refreshed++;
+            if (page.length < CRL_REFRESH_PAGE) break;
+            from = page[page.length - 1]!.serial;
+            await new Promise((resolve) => setImmediate(resolve));
           }
         }
         if (domains.length < 100) return refreshed;
@@ -262,6 +269,9 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
 }
 
 export type RevocationService = ReturnType<typeof revocationService>;
+
+/** How many intermediates the CRL refresher reads at a time. */
+const CRL_REFRESH_PAGE = 200;
 
 function crlRecord(
   issuerSerial: string,

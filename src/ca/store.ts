@@ -210,6 +210,11 @@ export interface CrlStore {
   listRevokedByRoot(rootSerial: string): Promise<{ serial: string; revokedAt: Date; reason: string }[]>;
   /** Intermediates of a trust domain that are neither revoked nor expired at `now`. */
   listLiveIntermediates(trustDomain: string, now: Date): Promise<IntermediateRecord[]>;
+  /**
+   * Live escrowed intermediates of a trust domain without a CRL signed after `freshAfter` and
+   * valid at `now`: the ones the refresher re-signs. By serial, at most `limit`, after `after`.
+   */
+  listIntermediatesNeedingCrl(trustDomain: string, now: Date, freshAfter: Date, page: { limit: number; after?: string | undefined }): Promise<IntermediateRecord[]>;
   /** Active intermediates of live clusters whose rotate_after is at or before `before`. */
   listDueIntermediates(before: Date, trustDomain: string | undefined): Promise<IntermediateRecord[]>;
   /** The active intermediate of every cluster that is not decommissioned. */

@@ -49,6 +49,12 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
   const revokedByRoot = db.prepare(
     "SELECT serial, revoked_at, revocation_reason FROM intermediates WHERE root_serial = ? AND status = 'revoked' ORDER BY revoked_at, serial",
   );
+  const needingCrl = db.prepare(
+    `${INTERMEDIATE_SELECT} WHERE i.trust_domain = @trustDomain AND i.status <> 'revoked' AND i.not_after > @now AND i.custody = 'escrowed'
+       AND i.serial > @after
+       AND NOT EXISTS (SELECT 1 FROM crls c WHERE c.issuer_serial = i.serial AND c.this_update > @freshAfter AND c.next_update > @now)
+     ORDER BY i.serial LIMIT @limit`,
+  );
   const live = db.prepare(
     `${INTERMEDIATE_SELECT} WHERE i.trust_domain = @trustDomain AND i.status <> 'revoked' AND i.not_after > @now ORDER BY i.cluster, i.generation`,
   );
@@ -129,6 +135,10 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
         revokedAt: new Date(r.revoked_at),
         reason: r.revocation_reason,
       }));
+    },
+    async listIntermediatesNeedingCrl(trustDomain, now, freshAfter, page) {
+      const rows = needingCrl.all({ trustDomain, now: now.getTime(), freshAfter: freshAfter.getTime(), after: page.after ?? "", limit: page.limit });
+      return (rows as IntermediateRow[]).map(toIntermediate);
     },
     async listLiveIntermediates(trustDomain, now) {
       return (live.all({ trustDomain, now: now.getTime() }) as IntermediateRow[]).map(toIntermediate);

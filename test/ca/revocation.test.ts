@@ -70,6 +70,20 @@ describe("revocation", () => {
     expect(await core.revocation.refreshAll()).toBe(2);
   });
 
+  it("refreshAll works through more intermediates than one page, skipping revoked and external ones", async () => {
+    const { core, clock } = await setup();
+    for (let c = 0; c < 30; c++) await core.clusters.register({ name: `f${c}`, trustDomain: "cluster.local" }, TEST_CTX);
+    const escrowed: string[] = [];
+    for (let g = 0; g < 15; g++) for (let c = 0; c < 30; c++) escrowed.push((await core.issuance.issue(`f${c}`, {}, TEST_CTX)).record.serial);
+    await core.revocation.revoke(escrowed[0]!, "keyCompromise", TEST_CTX);
+    await core.issuance.issue("east", { csrPem: (await makeCsr()).pem }, TEST_CTX);
+    // 449 live escrowed intermediates (more than two pages of 200); the revocation just re-signed the root's.
+    expect(await core.revocation.refreshAll()).toBe(449);
+    expect(await core.revocation.refreshAll()).toBe(0);
+    clock.advance(4 * DAY_MS);
+    expect(await core.revocation.refreshAll()).toBe(450);
+  });
+
   it("decommission revokes the active intermediate (cessationOfOperation), keeps history, refuses new issuance", async () => {
     const { core, rootCrl } = await setup();
     await core.issuance.issue("east", {}, TEST_CTX);
