@@ -208,7 +208,7 @@ async function serverFigures() {
     body: JSON.stringify({ name: "rsa", trustDomain: "bench.example", policy: { keyAlgorithm: "rsa-4096" } }),
   });
   if (rsaPolicy.status !== 201) throw new Error(`rsa cluster: ${rsaPolicy.status}`);
-  const samples = quick ? 3 : 15;
+  const samples = quick ? 3 : 31; // RSA keygen time is heavy-tailed: medians of fewer samples swing by ±20%
   const rawRsa: number[] = [];
   const rsaIssue: number[] = [];
   for (let i = 0; i < samples; i++) {
