@@ -60,24 +60,64 @@ export async function encodeCrl(input: EncodeCrlInput, crypto: Crypto): Promise<
   return new Uint8Array(der);
 }
 
-/** The revokedCertificates entries, written into one buffer (the hot loop of a large CRL). */
+/**
+ * The revokedCertificates entries, written straight into one buffer (the hot loop of a large
+ * CRL): a first pass sizes each entry, a second writes it, so an entry costs no allocation.
+ */
 function encodeEntries(list: CrlEntry[]): Buffer {
-  const parts: Buffer[] = new Array(list.length);
+  const serialLen = new Uint8Array(list.length);
+  const pad = new Uint8Array(list.length);
+  let total = 0;
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
-    const serial = uint(Buffer.from(e.serial.length % 2 ? `0${e.serial}` : e.serial, "hex"));
-    const revoked = time(e.revokedAt);
-    const ext = reasonExtensions.get(REVOCATION_REASONS[e.reason])!;
-    const bodyLength = serial.length + revoked.length + ext.length;
-    const header = bodyLength < 0x80 ? 2 : 3;
-    const out = Buffer.allocUnsafe(header + bodyLength);
-    out[0] = 0x30;
-    if (header === 2) out[1] = bodyLength;
-    else (out[1] = 0x81), (out[2] = bodyLength);
-    serial.copy(out, header);
-    revoked.copy(out, header + serial.length);
-    ext.copy(out, header + serial.length + revoked.length);
-    parts[i] = out;
+    // INTEGER content: the serial's bytes without leading zero bytes, plus 0x00 if the top bit is set.
+    let hex = e.serial;
+    let z = 0;
+    while (z < hex.length - 2 && hex[z] === "0" && hex[z + 1] === "0") z += 2;
+    if (hex.length % 2) hex = `0${hex}`;
+    const bytes = (hex.length - z) / 2;
+    const top = parseInt(hex.slice(z, z + 2), 16);
+    pad[i] = top & 0x80 ? 1 : 0;
+    serialLen[i] = bytes + pad[i]!;
+    const body = 2 + serialLen[i]! + timeLength(e.revokedAt) + reasonExtensions.get(REVOCATION_REASONS[e.reason])!.length;
+    total += (body < 0x80 ? 2 : 3) + body;
   }
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    const ext = reasonExtensions.get(REVOCATION_REASONS[e.reason])!;
+    const body = 2 + serialLen[i]! + timeLength(e.revokedAt) + ext.length;
+    out[at++] = 0x30;
+    if (body < 0x80) out[at++] = body;
+    else (out[at++] = 0x81), (out[at++] = body);
+    out[at++] = 0x02;
+    out[at++] = serialLen[i]!;
+    if (pad[i]) out[at++] = 0;
+    const hex = e.serial.length % 2 ? `0${e.serial}` : e.serial;
+    at += out.write(hex.slice(hex.length - 2 * (serialLen[i]! - pad[i]!)), at, "hex");
+    at = writeTime(out, at, e.revokedAt);
+    at += ext.copy(out, at);
+  }
+  return out;
+}
+
+const timeLength = (d: Date) => (d.getUTCFullYear() < 2050 ? 15 : 17);
+
+/** Writes an RFC 5280 time (UTCTime through 2049, else GeneralizedTime) at `at`; returns the end. */
+function writeTime(out: Buffer, at: number, d: Date): number {
+  const y = d.getUTCFullYear();
+  const utc = y < 2050;
+  out[at++] = utc ? 0x17 : 0x18;
+  out[at++] = utc ? 13 : 15;
+  const two = (n: number) => ((out[at++] = 0x30 + Math.floor(n / 10)), (out[at++] = 0x30 + (n % 10)));
+  if (!utc) two(Math.floor(y / 100));
+  two(y % 100);
+  two(d.getUTCMonth() + 1);
+  two(d.getUTCDate());
+  two(d.getUTCHours());
+  two(d.getUTCMinutes());
+  two(d.getUTCSeconds());
+  out[at++] = 0x5a; // "Z"
+  return at;
 }

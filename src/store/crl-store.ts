@@ -130,10 +130,11 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
       return decommissionTx.immediate(name, at, r, audit);
     },
     async listRevokedByRoot(rootSerial) {
-      return (revokedByRoot.all(rootSerial) as { serial: string; revoked_at: number; revocation_reason: string }[]).map((r) => ({
-        serial: r.serial,
-        revokedAt: new Date(r.revoked_at),
-        reason: r.revocation_reason,
+      // Raw rows from the covering index: a root CRL can hold 100,000 entries.
+      return (revokedByRoot.raw(true).all(rootSerial) as [string, number, string][]).map(([serial, at, reason]) => ({
+        serial,
+        revokedAt: new Date(at),
+        reason,
       }));
     },
     async listIntermediatesNeedingCrl(trustDomain, now, freshAfter, page) {

@@ -38,6 +38,17 @@ describe("the fast CRL encoder", () => {
     }
   });
 
+  it("writes the generic encoder's bytes for awkward serials and revocation dates from 2050 on", async () => {
+    const { signer } = await signerFor("rsa-2048");
+    const at = new Date("2026-03-01T10:00:00Z");
+    const list: CrlEntry[] = [
+      ["abc", "2049-12-31T23:59:59Z"], ["000080", "2050-01-01T00:00:00Z"], ["00", "2099-06-30T12:34:56Z"], ["ff", "1999-01-02T03:04:05Z"],
+      ["0001", "2051-02-03T04:05:06Z"], ["7f".repeat(20), "2026-02-01T00:00:00Z"], ["80".repeat(20), "2030-07-08T09:10:11Z"],
+    ].map(([serial, date], i) => ({ serial: serial!, revokedAt: new Date(date!), reason: reasons[1 + (i % (reasons.length - 1))]! }));
+    const input = { signer, number: 9, thisUpdate: at, nextUpdate: new Date(at.getTime() + DAY_MS), entries: list };
+    expect(Buffer.from((await signCrl(input, crypto)).rawData).toString("hex")).toBe(Buffer.from((await signCrlGeneric(input, crypto)).rawData).toString("hex"));
+  });
+
   it("leaves the reason code out for unspecified, as RFC 5280 asks", async () => {
     const { signer } = await signerFor("ecdsa-p256");
     const at = new Date("2026-03-01T10:00:00Z");

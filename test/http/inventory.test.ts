@@ -146,4 +146,13 @@ describe("query plans", () => {
     const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join("\n");
     expect(plan).toContain("USING INDEX intermediates_due");
   });
+
+  it("the root CRL reads its entries from the covering index of revoked rows, already in order", async () => {
+    statements.length = 0;
+    await core.revocation.revoke(serials.east1!, "superseded", TEST_CTX);
+    const sql = statements.find((s) => s.includes("status = 'revoked' ORDER BY revoked_at"))!;
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join("\n");
+    expect(plan).toContain("USING COVERING INDEX intermediates_revoked_by_root");
+    expect(plan).not.toContain("TEMP B-TREE");
+  });
 });
