@@ -3,7 +3,7 @@ import type { CrlEntry } from "./crl.js";
 import { REVOCATION_REASONS } from "./revocation-reasons.js";
 import type { KeyAlgorithm } from "./key-algorithms.js";
 import { signingAlgorithm } from "./key-algorithms.js";
-import { algorithmIdentifier, ecdsaDer, extension, seq, time, tlv, uint } from "./der.js";
+import { algorithmIdentifier, ecdsaDer, extension, isUtcTime, seq, time, tlv, uint } from "./der.js";
 
 /**
  * A DER encoder for the one CRL shape meshroot signs (v2; AKI and CRL number extensions;
@@ -65,54 +65,40 @@ export async function encodeCrl(input: EncodeCrlInput, crypto: Crypto): Promise<
  * CRL): a first pass sizes each entry, a second writes it, so an entry costs no allocation.
  */
 function encodeEntries(list: CrlEntry[]): Buffer {
-  const serialLen = new Uint8Array(list.length);
-  const pad = new Uint8Array(list.length);
-  let total = 0;
-  for (let i = 0; i < list.length; i++) {
-    const e = list[i]!;
-    // INTEGER content: the serial's bytes without leading zero bytes, plus 0x00 if the top bit is set.
-    let hex = e.serial;
+  // Each serial as the hex of its INTEGER content: no leading zero bytes, 00 first if the top bit is set.
+  const serials = list.map((e) => {
+    const hex = e.serial.length % 2 ? `0${e.serial}` : e.serial;
     let z = 0;
-    while (z < hex.length - 2 && hex[z] === "0" && hex[z + 1] === "0") z += 2;
-    if (hex.length % 2) hex = `0${hex}`;
-    const bytes = (hex.length - z) / 2;
-    const top = parseInt(hex.slice(z, z + 2), 16);
-    pad[i] = top & 0x80 ? 1 : 0;
-    serialLen[i] = bytes + pad[i]!;
-    const body = 2 + serialLen[i]! + timeLength(e.revokedAt) + reasonExtensions.get(REVOCATION_REASONS[e.reason])!.length;
-    total += (body < 0x80 ? 2 : 3) + body;
-  }
-  const out = Buffer.allocUnsafe(total);
+    while (z < hex.length - 2 && hex.startsWith("00", z)) z += 2;
+    return parseInt(hex.slice(z, z + 2), 16) & 0x80 ? `00${hex.slice(z)}` : hex.slice(z);
+  });
+  const bodies = list.map((e, i) => 2 + serials[i]!.length / 2 + timeLength(e.revokedAt) + reasonExtensions.get(REVOCATION_REASONS[e.reason])!.length);
+  const out = Buffer.allocUnsafe(bodies.reduce((sum, body) => sum + (body < 0x80 ? 2 : 3) + body, 0));
   let at = 0;
-  for (let i = 0; i < list.length; i++) {
-    const e = list[i]!;
-    const ext = reasonExtensions.get(REVOCATION_REASONS[e.reason])!;
-    const body = 2 + serialLen[i]! + timeLength(e.revokedAt) + ext.length;
+  list.forEach((e, i) => {
+    const body = bodies[i]!;
     out[at++] = 0x30;
     if (body < 0x80) out[at++] = body;
     else (out[at++] = 0x81), (out[at++] = body);
     out[at++] = 0x02;
-    out[at++] = serialLen[i]!;
-    if (pad[i]) out[at++] = 0;
-    const hex = e.serial.length % 2 ? `0${e.serial}` : e.serial;
-    at += out.write(hex.slice(hex.length - 2 * (serialLen[i]! - pad[i]!)), at, "hex");
+    out[at++] = serials[i]!.length / 2;
+    at += out.write(serials[i]!, at, "hex");
     at = writeTime(out, at, e.revokedAt);
-    at += ext.copy(out, at);
-  }
+    at += reasonExtensions.get(REVOCATION_REASONS[e.reason])!.copy(out, at);
+  });
   return out;
 }
 
-const timeLength = (d: Date) => (d.getUTCFullYear() < 2050 ? 15 : 17);
+const timeLength = (d: Date) => (isUtcTime(d) ? 15 : 17);
 
-/** Writes an RFC 5280 time (UTCTime through 2049, else GeneralizedTime) at `at`; returns the end. */
+/** Writes an RFC 5280 time (as `time` in der.ts does) at `at`; returns the end. */
 function writeTime(out: Buffer, at: number, d: Date): number {
-  const y = d.getUTCFullYear();
-  const utc = y < 2050;
+  const utc = isUtcTime(d);
   out[at++] = utc ? 0x17 : 0x18;
   out[at++] = utc ? 13 : 15;
   const two = (n: number) => ((out[at++] = 0x30 + Math.floor(n / 10)), (out[at++] = 0x30 + (n % 10)));
-  if (!utc) two(Math.floor(y / 100));
-  two(y % 100);
+  if (!utc) two(Math.floor(d.getUTCFullYear() / 100));
+  two(d.getUTCFullYear() % 100);
   two(d.getUTCMonth() + 1);
   two(d.getUTCDate());
   two(d.getUTCHours());

@@ -1,7 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import { DomainError } from "../errors.js";
 import { children, DerError, expectTag, readBitString, readOid, readTlv } from "./der-reader.js";
-import { KEY_ALGORITHMS, type KeyAlgorithm } from "./key-algorithms.js";
+import { keyAlgorithmOf, type KeyAlgorithm } from "./key-algorithms.js";
 import { parseSinglePem } from "./pem.js";
 
 export interface VerifiedCsr {
@@ -12,9 +12,10 @@ export interface VerifiedCsr {
 
 const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
-const CURVES: Record<string, { name: string; alg?: KeyAlgorithm; jwk?: string; size?: number }> = {
-  "1.2.840.10045.3.1.7": { name: "P-256", alg: "ecdsa-p256", jwk: "P-256", size: 32 },
-  "1.3.132.0.34": { name: "P-384", alg: "ecdsa-p384", jwk: "P-384", size: 48 },
+/** Named curves by OID; `size` (coordinate bytes) only for the ones meshroot issues for. */
+const CURVES: Record<string, { name: string; size?: number }> = {
+  "1.2.840.10045.3.1.7": { name: "P-256", size: 32 },
+  "1.3.132.0.34": { name: "P-384", size: 48 },
   "1.3.132.0.35": { name: "P-521" },
 };
 /** Signature algorithms accepted on a CSR: ECDSA or RSA PKCS#1 v1.5 with SHA-2. */
@@ -71,33 +72,35 @@ function parseCsr(der: Uint8Array): ParsedCsr {
   };
 }
 
-/** The public key as a KeyObject, and meshroot's name for its algorithm. */
+/**
+ * The public key as a KeyObject, and meshroot's name for its algorithm (keyAlgorithmOf decides
+ * what is supported and words the refusal, as for imported roots).
+ */
 function publicKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm } {
+  const fromSpki = () => createPublicKey({ key: Buffer.from(csr.spki), format: "der", type: "spki" });
   if (csr.keyOid === EC_PUBLIC_KEY) {
     const curve = CURVES[csr.keyParams ?? ""];
-    if (!curve?.alg) {
-      throw new DomainError("unsupported_key_algorithm", `the CSR uses EC curve ${curve?.name ?? csr.keyParams ?? "(explicit parameters)"}; supported: P-256, P-384`);
-    }
+    const keyAlgorithm = keyAlgorithmOf({ name: "ECDSA", namedCurve: curve?.name ?? csr.keyParams ?? "(explicit parameters)" } as EcKeyAlgorithm, "the CSR");
     const bits = csr.publicKeyBits;
+    const size = curve!.size!;
     // An uncompressed point imports faster as JWK than the SPKI goes through OpenSSL's decoder.
     const key =
-      bits.length === 1 + 2 * curve.size! && bits[0] === 0x04
+      bits.length === 1 + 2 * size && bits[0] === 0x04
         ? createPublicKey({
-            key: { kty: "EC", crv: curve.jwk!, x: Buffer.from(bits.subarray(1, 1 + curve.size!)).toString("base64url"), y: Buffer.from(bits.subarray(1 + curve.size!)).toString("base64url") },
+            key: { kty: "EC", crv: curve!.name, x: Buffer.from(bits.subarray(1, 1 + size)).toString("base64url"), y: Buffer.from(bits.subarray(1 + size)).toString("base64url") },
             format: "jwk",
           })
-        : createPublicKey({ key: Buffer.from(csr.spki), format: "der", type: "spki" });
-    return { key, keyAlgorithm: curve.alg };
+        : fromSpki();
+    return { key, keyAlgorithm };
   }
   if (csr.keyOid === RSA_ENCRYPTION) {
-    const key = createPublicKey({ key: Buffer.from(csr.spki), format: "der", type: "spki" });
-    const bits = key.asymmetricKeyDetails?.modulusLength;
-    if (bits !== 2048 && bits !== 3072 && bits !== 4096) {
-      throw new DomainError("unsupported_key_algorithm", `the CSR uses an RSA key of ${bits ?? "unknown"} bits; supported: 2048, 3072, 4096`);
-    }
-    return { key, keyAlgorithm: `rsa-${bits}` };
+    const key = fromSpki();
+    const algorithm = { name: "RSASSA-PKCS1-v1_5", modulusLength: key.asymmetricKeyDetails?.modulusLength } as RsaHashedKeyAlgorithm;
+    return { key, keyAlgorithm: keyAlgorithmOf(algorithm, "the CSR") };
   }
-  throw new DomainError("unsupported_key_algorithm", `the CSR uses key algorithm ${csr.keyOid}; supported: ${KEY_ALGORITHMS.join(", ")}`);
+  // Any other key type: keyAlgorithmOf refuses it before the key is decoded.
+  const keyAlgorithm = keyAlgorithmOf({ name: csr.keyOid }, "the CSR");
+  return { key: fromSpki(), keyAlgorithm };
 }
 
 /**

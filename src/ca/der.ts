@@ -36,11 +36,14 @@ export function oid(dotted: string): Buffer {
 
 export const pad = (n: number) => String(n).padStart(2, "0");
 
+/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
+export const isUtcTime = (d: Date) => d.getUTCFullYear() < 2050;
+
 /** RFC 5280 time: UTCTime through 2049, GeneralizedTime from 2050. */
 export function time(d: Date): Buffer {
   const y = d.getUTCFullYear();
   const rest = `${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
-  return y < 2050 ? tlv(0x17, Buffer.from(`${pad(y % 100)}${rest}`, "latin1")) : tlv(0x18, Buffer.from(`${y}${rest}`, "latin1"));
+  return isUtcTime(d) ? tlv(0x17, Buffer.from(`${pad(y % 100)}${rest}`, "latin1")) : tlv(0x18, Buffer.from(`${y}${rest}`, "latin1"));
 }
 
 export function algorithmIdentifier(alg: KeyAlgorithm): Buffer {

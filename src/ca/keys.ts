@@ -18,8 +18,10 @@ export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Arra
   const encodings = { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } } as const;
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, spki: Buffer, pkcs8: Buffer) => (err ? reject(err) : resolve({ spki: new Uint8Array(spki), pkcs8: new Uint8Array(pkcs8) }));
-    if (alg === "ecdsa-p256" || alg === "ecdsa-p384") nodeGenerateKeyPair("ec", { namedCurve: alg === "ecdsa-p256" ? "P-256" : "P-384", ...encodings }, done);
-    else nodeGenerateKeyPair("rsa", { modulusLength: Number(alg.slice(4)), publicExponent: 0x10001, ...encodings }, done);
+    // The same parameters as WebCrypto generation (keyGenParams), for node:crypto.
+    const params = keyGenParams(alg);
+    if ("namedCurve" in params) nodeGenerateKeyPair("ec", { namedCurve: params.namedCurve, ...encodings }, done);
+    else nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length), ...encodings }, done);
   });
 }
 

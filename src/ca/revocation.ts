@@ -163,10 +163,10 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
       });
     },
 
-    /** The active root's current CRL (DER); throws `trust_domain_not_found`. */
     /** The CRL rootCrlDer produced less than a second ago, if any (no waiting, no lookup). */
     cachedRootCrlDer: (trustDomain: string): Uint8Array | undefined => crlCache.peek(trustDomain),
 
+    /** The active root's current CRL (DER); throws `trust_domain_not_found`. */
     rootCrlDer(trustDomain: string): Promise<Uint8Array> {
       return crlCache.get(trustDomain, async () => {
         const roots = await rootsOf(trustDomain);

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { combineVerdicts, GENESIS_HASH, verifyChain, type ChainLink, type ChainVerdict, type StoredAuditEvent } from "../ca/audit.js";
+import { CHAIN_START, combineVerdicts, verifyChain, type ChainLink, type ChainVerdict, type StoredAuditEvent } from "../ca/audit.js";
 import type { Db } from "./database.js";
 
 /**
@@ -22,9 +22,7 @@ export const PARALLEL_FROM_EVENTS = 100_000;
 /** Verifies the events of one stretch, starting from the stored event before it. */
 export function verifyStretch(db: Db, { lo, hi }: Stretch): ChainVerdict {
   const start: ChainLink =
-    lo === null
-      ? { seq: 0, hash: GENESIS_HASH }
-      : ((db.prepare("SELECT seq, hash FROM audit_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1").get(lo) as ChainLink | undefined) ?? { seq: 0, hash: GENESIS_HASH });
+    lo === null ? CHAIN_START : ((db.prepare("SELECT seq, hash FROM audit_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1").get(lo) as ChainLink | undefined) ?? CHAIN_START);
   const where = [lo === null ? null : "seq > @lo", hi === null ? null : "seq <= @hi"].filter(Boolean).join(" AND ");
   // Raw rows: building one object per event costs more than reading it.
   const rows = db.prepare(`SELECT seq, event, hash FROM audit_events ${where ? `WHERE ${where}` : ""} ORDER BY seq`).raw(true);
