@@ -60,9 +60,9 @@ export function installAuth(
     }
   };
 
+  // Attached only to routes that are not public (onRoute below).
   const authenticate = denied(async (request, reply) => {
     const access = accessOf(request);
-    if (access === "public") return;
     const wait = limiter.retryAfter(request.ip);
     if (wait > 0) {
       reply.header("retry-after", String(wait));

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { toPem } from "../../ca/pem.js";
 import { DomainError } from "../../errors.js";
 import { auditContext } from "../audit-context.js";
+import { servedFromCache } from "../cached-response.js";
 import type { RouteDeps } from "../route-deps.js";
 import { Cluster } from "../schemas/clusters.js";
 import { ClusterName, NameParam, problemResponses, TrustDomainName } from "../schemas/common.js";
@@ -52,12 +53,7 @@ export const revocationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { 
     "/v1/trust-domains/:name/crl",
     {
       config: { auth: "public" },
-      // Hot path: the DER CRL served in the last second is sent again before validation and the handler.
-      onRequest: (request, reply, done) => {
-        const cached = request.url.includes("?") ? undefined : core.revocation.cachedRootCrlDer((request.params as { name: string }).name);
-        if (cached === undefined) return done();
-        reply.type("application/pkix-crl").send(Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength) as never);
-      },
+      onRequest: servedFromCache("application/pkix-crl", core.revocation.cachedRootCrlDer),
       schema: {
         tags,
         summary: "The root's current CRL (DER by default, ?format=pem)",

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { auditContext } from "../audit-context.js";
+import { servedFromCache } from "../cached-response.js";
 import type { RouteDeps } from "../route-deps.js";
 import { NameParam, PageQuery, paged, problemResponses, TrustDomainName } from "../schemas/common.js";
 import { CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js";
@@ -56,12 +57,7 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
     "/v1/trust-domains/:name/bundle",
     {
       config: { auth: "public" },
-      // Hot path: a bundle served in the last second is sent again before validation and the handler.
-      onRequest: (request, reply, done) => {
-        const cached = core.trustDomains.cachedBundlePem((request.params as { name: string }).name);
-        if (cached === undefined) return done();
-        reply.type("application/x-pem-file").send(cached);
-      },
+      onRequest: servedFromCache("application/x-pem-file", core.trustDomains.cachedBundlePem),
       schema: {
         tags,
         summary: "The PEM trust bundle (every root the trust domain trusts, oldest first)",
