@@ -7,14 +7,14 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { systemContext } from "../src/ca/audit.js";
-import { createCore } from "../src/ca/core.js";
-import { keyGenParams, signingAlgorithm } from "../src/ca/key-algorithms.js";
-import { decodeMasterKey, envelopeVault } from "../src/ca/key-vault.js";
+import { systemContext } from "../src/core/audit.js";
+import { createCore } from "../src/core/core.js";
+import { keyGenParams, signingAlgorithm } from "../src/x509/key-algorithms.js";
+import { decodeMasterKey, envelopeVault } from "../src/keys/envelope-vault.js";
 import { systemClock } from "../src/clock.js";
-import { openDatabase } from "../src/store/database.js";
-import { migrate } from "../src/store/migrate.js";
-import { sqliteStore } from "../src/store/sqlite-store.js";
+import { openDatabase } from "../src/store/sqlite/database.js";
+import { migrate } from "../src/store/sqlite/migrate.js";
+import { sqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { seedAudit, seedIntermediates } from "./seed.js";
 
 // `npm run bench`: starts the real `meshroot serve` with production settings, drives it over

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { systemContext } from "../src/ca/audit.js";
-import type { Core } from "../src/ca/core.js";
-import { auditAppender } from "../src/store/audit-store.js";
-import type { Db } from "../src/store/database.js";
+import { systemContext } from "../src/core/audit.js";
+import type { Core } from "../src/core/core.js";
+import { auditAppender } from "../src/store/sqlite/audit-store.js";
+import type { Db } from "../src/store/sqlite/database.js";
 
 const CTX = systemContext("bench");
 

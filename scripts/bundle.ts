@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const dist = join(dirname(fileURLToPath(import.meta.url)), "..");
 await build({
   // The audit verification worker is a second entry: workers load it as a file next to the bundle.
-  entryPoints: { meshroot: join(dist, "src/cli/main.js"), "audit-verify-worker": join(dist, "src/store/audit-verify-worker.js") },
+  entryPoints: { meshroot: join(dist, "src/cli/main.js"), "audit-verify-worker": join(dist, "src/store/sqlite/audit-verify-worker.js") },
   outdir: dist,
   bundle: true,
   platform: "node",

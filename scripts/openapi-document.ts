@@ -1,11 +1,11 @@
 import "reflect-metadata";
-import { createCore } from "../src/ca/core.js";
-import { envelopeVault } from "../src/ca/key-vault.js";
+import { createCore } from "../src/core/core.js";
+import { envelopeVault } from "../src/keys/envelope-vault.js";
 import { systemClock } from "../src/clock.js";
 import { buildApp } from "../src/http/app.js";
-import { openDatabase } from "../src/store/database.js";
-import { migrate } from "../src/store/migrate.js";
-import { sqliteStore } from "../src/store/sqlite-store.js";
+import { openDatabase } from "../src/store/sqlite/database.js";
+import { migrate } from "../src/store/sqlite/migrate.js";
+import { sqliteStore } from "../src/store/sqlite/sqlite-store.js";
 
 /** The OpenAPI document as the app generates it from its route schemas, as pretty JSON. */
 export async function openApiDocument(): Promise<string> {

@@ -1,7 +1,7 @@
 import { Cron } from "croner";
 import type { FastifyBaseLogger } from "fastify";
-import { systemContext } from "../ca/audit.js";
-import type { Core } from "../ca/core.js";
+import { systemContext } from "../core/audit.js";
+import type { Core } from "../core/core.js";
 
 /** How often CRLs are checked for re-signing (each is re-signed at half its validity). */
 const CRL_REFRESH_MS = 10 * 60_000;

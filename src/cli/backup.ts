@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parseConfig } from "../config.js";
 import { DomainError } from "../errors.js";
 import { DB_FILE } from "../runtime.js";
-import { openDatabase } from "../store/database.js";
+import { openDatabase } from "../store/sqlite/database.js";
 import { stderrNotice } from "./notice.js";
 
 /**

@@ -7,7 +7,7 @@ import { VERSION } from "../version.js";
 import { auditVerifyCommand } from "./audit.js";
 import { backupCommand } from "./backup.js";
 import { initCommand } from "./init.js";
-import { DEFAULT_NAMESPACE } from "../ca/cacerts.js";
+import { DEFAULT_NAMESPACE } from "../istio/cacerts.js";
 import { rotateCommand } from "./rotate.js";
 import { serveCommand } from "./serve.js";
 import { tokenCreateCommand } from "./token.js";

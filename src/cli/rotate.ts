@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { systemContext } from "../ca/audit.js";
-import { renderCacertsSecret } from "../ca/cacerts.js";
+import { systemContext } from "../core/audit.js";
+import { renderCacertsSecret } from "../istio/cacerts.js";
 import { parseConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { stderrNotice } from "./notice.js";

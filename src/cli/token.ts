@@ -1,4 +1,4 @@
-import { systemContext } from "../ca/audit.js";
+import { systemContext } from "../core/audit.js";
 import { DAY_MS } from "../clock.js";
 import { parseConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";

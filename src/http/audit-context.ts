@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import type { AuditContext } from "../ca/audit.js";
+import type { AuditContext } from "../core/audit.js";
 
 /** The audit context of a request: its token (or anonymous), request id and source address. */
 export function auditContext(request: FastifyRequest): AuditContext {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Role, TokenRecord } from "../ca/store.js";
-import { tokenCoversCluster, type TokenService } from "../ca/tokens.js";
-import type { AuditService } from "../ca/audit-service.js";
+import type { Role, TokenRecord } from "../core/ports.js";
+import { tokenCoversCluster, type TokenService } from "../core/tokens.js";
+import type { AuditService } from "../core/audit-service.js";
 import { DomainError, isDomainError } from "../errors.js";
 import { auditContext } from "./audit-context.js";
 import type { AuthFailureLimiter } from "./auth-rate-limit.js";

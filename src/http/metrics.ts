@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { Observer } from "../ca/observer.js";
-import type { Store } from "../ca/store.js";
+import type { Observer } from "../core/observer.js";
+import type { Store } from "../core/ports.js";
 import type { Clock } from "../clock.js";
 import { requestHistogram } from "./request-histogram.js";
 

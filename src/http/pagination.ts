@@ -34,3 +34,12 @@ export async function paginate<T, V>(
   const page = more ? rows.slice(0, query.limit) : rows;
   return { items: page.map(view), nextCursor: more ? encodeCursor(keyOf(page[page.length - 1]!)) : null };
 }
+
+/** Splits a decoded cursor `<number>[:<rest>]` after checking its shape; throws `validation_failed`. */
+export function cursorPart(raw: string, shape: RegExp): { seq: number; rest: string } {
+  if (!shape.test(raw)) {
+    throw new DomainError("validation_failed", "cursor is not a cursor this API returned", [{ path: "querystring.cursor", message: "invalid cursor" }]);
+  }
+  const [seq, rest = ""] = raw.split(":");
+  return { seq: Number(seq), rest };
+}

@@ -1,4 +1,4 @@
-import type { Core } from "../ca/core.js";
+import type { Core } from "../core/core.js";
 import type { Clock } from "../clock.js";
 
 /** What every route plugin receives. */

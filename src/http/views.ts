@@ -1,8 +1,8 @@
 import * as x509 from "@peculiar/x509";
-import type { ClusterView } from "../ca/clusters.js";
-import { intermediateState } from "../ca/status.js";
-import type { IntermediateRecord, RootRecord, TokenRecord } from "../ca/store.js";
-import type { TrustDomainWithRoots } from "../ca/trust-domains.js";
+import type { ClusterView } from "../core/clusters.js";
+import { intermediateState } from "../core/cluster-state.js";
+import type { IntermediateRecord, RootRecord, TokenRecord } from "../core/ports.js";
+import type { TrustDomainWithRoots } from "../core/trust-domains.js";
 
 /** JSON views of core records, as the API schemas describe them. */
 

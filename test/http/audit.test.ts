@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { InjectOptions } from "fastify";
 import { beforeEach, describe, expect, it } from "vitest";
-import { signCrl } from "../../src/ca/crl.js";
+import { signCrl } from "../../src/x509/crl.js";
 import { DAY_MS } from "../../src/clock.js";
 import { crypto, makeCsr, tempDir, testApp, TEST_CTX, type TestApp } from "../helpers.js";
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
 import * as x509 from "@peculiar/x509";
-import { signCrl } from "../../src/ca/crl.js";
+import { signCrl } from "../../src/x509/crl.js";
 import { crypto, makeCsr, testApp, type TestApp, TEST_CTX } from "../helpers.js";
 
 type Access = "public" | "any" | "provisioner" | "auditor" | "admin";

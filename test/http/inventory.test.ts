@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { createCore } from "../../src/ca/core.js";
-import { envelopeVault } from "../../src/ca/key-vault.js";
+import { createCore } from "../../src/core/core.js";
+import { envelopeVault } from "../../src/keys/envelope-vault.js";
 import { DAY_MS, fixedClock } from "../../src/clock.js";
 import { buildApp } from "../../src/http/app.js";
-import { openDatabase, type Db } from "../../src/store/database.js";
-import { migrate } from "../../src/store/migrate.js";
-import { sqliteStore } from "../../src/store/sqlite-store.js";
+import { openDatabase, type Db } from "../../src/store/sqlite/database.js";
+import { migrate } from "../../src/store/sqlite/migrate.js";
+import { sqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { crypto, makeCsr, MASTER_KEY, openssl, T0, TEST_CTX } from "../helpers.js";
 
 const statements: string[] = [];

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { hashToken } from "../../src/ca/tokens.js";
+import { hashToken } from "../../src/core/tokens.js";
 import { rowCounts, testApp, type TestApp } from "../helpers.js";
 
 let t: TestApp;

@@ -1,6 +1,6 @@
 import * as x509 from "@peculiar/x509";
 import { beforeEach, describe, expect, it } from "vitest";
-import { pkcs8Pem } from "../../src/ca/keys.js";
+import { pkcs8Pem } from "../../src/keys/key-pairs.js";
 import { crypto, generateKeys, rowCounts, testApp, type TestApp } from "../helpers.js";
 
 let t: TestApp;

@@ -1,10 +1,10 @@
 import { Readable } from "node:stream";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { exportedEvent, type AuditEvent } from "../../ca/audit.js";
-import type { AuditFilter } from "../../ca/store.js";
+import { exportedEvent, type AuditEvent } from "../../core/audit.js";
+import type { AuditFilter } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
-import { paginate } from "../pagination.js";
+import { cursorPart, paginate } from "../pagination.js";
 import type { RouteDeps } from "../route-deps.js";
 import { AuditEventSchema, AuditExportQuery, AuditQuery, AuditVerdict, CertificateDetail, CertificateQuery } from "../schemas/audit.js";
 import { paged, problemResponses } from "../schemas/common.js";
@@ -70,57 +70,4 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
     },
     async () => core.audit.verify(),
   );
-
-  app.get(
-    "/v1/certificates",
-    {
-      config: { auth: "auditor" },
-      schema: {
-        tags: ["inventory"],
-        summary: "Every intermediate ever issued, newest first, with filters and a cursor",
-        querystring: CertificateQuery,
-        response: { 200: paged(Intermediate), ...problemResponses },
-      },
-    },
-    async (request) => {
-      const { cluster, trustDomain, status, expiresBefore, issuedAfter } = request.query;
-      const filter = { cluster, trustDomain, status, expiresBefore: expiresBefore ? new Date(expiresBefore) : undefined, issuedAfter: issuedAfter ? new Date(issuedAfter) : undefined };
-      const now = clock.now();
-      return paginate(
-        request.query,
-        (page) => {
-          const after = page.after === undefined ? undefined : cursorPart(page.after, /^\d+:[0-9a-f]+$/);
-          return core.inventory.list(filter, { limit: page.limit, after: after && { createdAt: after.seq, serial: after.rest } });
-        },
-        (r) => `${r.createdAt.getTime()}:${r.serial}`,
-        (r) => intermediateView(r, now),
-      );
-    },
-  );
-
-  app.get(
-    "/v1/certificates/:serial",
-    {
-      config: { auth: "auditor" },
-      schema: {
-        tags: ["inventory"],
-        summary: "One intermediate: PEM, fingerprints, custody, generation, supersede and revocation history",
-        params: SerialParams,
-        response: { 200: CertificateDetail, ...problemResponses },
-      },
-    },
-    async (request) => {
-      const d = await core.inventory.get(request.params.serial);
-      return { ...intermediateView(d.record, clock.now()), fingerprints: d.fingerprints, history: d.history.map(auditView) };
-    },
-  );
 };
-
-/** Splits a decoded cursor `<number>[:<rest>]` after checking its shape; throws `validation_failed`. */
-function cursorPart(raw: string, shape: RegExp): { seq: number; rest: string } {
-  if (!shape.test(raw)) {
-    throw new DomainError("validation_failed", "cursor is not a cursor this API returned", [{ path: "querystring.cursor", message: "invalid cursor" }]);
-  }
-  const [seq, rest = ""] = raw.split(":");
-  return { seq: Number(seq), rest };
-}

@@ -52,4 +52,21 @@ export const clusterRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { cor
     },
     async (request) => clusterView(await core.clusters.update(request.params.name, request.body, auditContext(request)), clock.now()),
   );
+
+  app.delete(
+    "/v1/clusters/:name",
+    {
+      config: { auth: "admin" },
+      schema: {
+        tags: ["revocation"],
+        summary: "Decommission a cluster: revoke its active intermediate (cessationOfOperation), keep its history",
+        params: NameParam(ClusterName),
+        response: { 200: Cluster, ...problemResponses },
+      },
+    },
+    async (request) => {
+      await core.revocation.decommission(request.params.name, auditContext(request));
+      return clusterView(await core.clusters.get(request.params.name), clock.now());
+    },
+  );
 };

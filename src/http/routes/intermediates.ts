@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { renderCacertsSecret } from "../../ca/cacerts.js";
+import { renderCacertsSecret } from "../../istio/cacerts.js";
 import { DomainError } from "../../errors.js";
 import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
@@ -9,10 +9,15 @@ import { PageQuery, paged, problemResponses } from "../schemas/common.js";
 import { CacertsQuery, Intermediate, IntermediateParams, IssueBody, IssueHeaders, IssueResponse } from "../schemas/intermediates.js";
 import { paginate } from "../pagination.js";
 import { intermediateView } from "../views.js";
+import { ClusterSerialParams, UploadedCrl } from "../schemas/lifecycle.js";
 
 const tags = ["intermediates"];
 
+const CRL_TYPES = ["application/pkix-crl", "application/x-pem-file"];
+
 export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core, clock }) => {
+  app.addContentTypeParser(CRL_TYPES, { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+
   app.post(
     "/v1/clusters/:name/intermediates",
     {
@@ -109,6 +114,42 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
         .header("cache-control", "no-store")
         .type(format === "json" ? "application/json" : "application/yaml")
         .send(manifest);
+    },
+  );
+
+  app.put(
+    "/v1/clusters/:name/intermediates/:serial/crl",
+    {
+      config: { auth: "provisioner", scope: "param" },
+      schema: {
+        tags: ["revocation"],
+        summary: "Upload the CRL an intermediate with an external key signed",
+        description: "Body: the CRL as DER (application/pkix-crl) or PEM (application/x-pem-file). Its issuer and signature are checked; from then on it goes into every cluster's ca-crl.pem.",
+        params: ClusterSerialParams,
+        body: {
+          content: {
+            "application/pkix-crl": { schema: { type: "string", format: "binary" } },
+            "application/x-pem-file": { schema: { type: "string" } },
+          },
+        } as unknown as z.ZodType,
+        response: { 200: UploadedCrl, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const body = request.body as unknown;
+      if (!Buffer.isBuffer(body)) {
+        throw new DomainError("validation_failed", "send the CRL itself as the body, with content type application/pkix-crl (DER) or application/x-pem-file (PEM)", [
+          { path: "body", message: "expected a DER or PEM CRL" },
+        ]);
+      }
+      const crl = await core.revocation.uploadCrl(request.params.name, request.params.serial, body, auditContext(request));
+      return {
+        issuerSerial: crl.issuerSerial,
+        crlNumber: crl.crlNumber,
+        thisUpdate: crl.thisUpdate.toISOString(),
+        nextUpdate: crl.nextUpdate.toISOString(),
+        entries: crl.entries,
+      };
     },
   );
 };

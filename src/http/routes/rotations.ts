@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { tokenCoversCluster } from "../../ca/tokens.js";
+import { tokenCoversCluster } from "../../core/tokens.js";
 import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { problemResponses } from "../schemas/common.js";

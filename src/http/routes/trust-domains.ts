@@ -8,8 +8,10 @@ import { CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js"
 import { paginate } from "../pagination.js";
 import { trustDomainView } from "../views.js";
 import { DomainError } from "../../errors.js";
-import { parseSinglePem } from "../../ca/pem.js";
+import { parseSinglePem } from "../../x509/pem.js";
 import { RootParams } from "../schemas/lifecycle.js";
+import { toPem } from "../../x509/pem.js";
+import { CrlQuery } from "../schemas/lifecycle.js";
 
 const tags = ["trust domains"];
 
@@ -84,6 +86,33 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
       const root = roots.find((r) => r.serial === request.params.serial);
       if (!root) throw new DomainError("certificate_not_found", `trust domain ${request.params.name} has no root with serial ${request.params.serial}`);
       return reply.type("application/pkix-cert").send(Buffer.from(parseSinglePem(root.certPem, "root", ["CERTIFICATE"]).der) as never);
+    },
+  );
+
+  app.get(
+    "/v1/trust-domains/:name/crl",
+    {
+      config: { auth: "public" },
+      onRequest: servedFromCache("application/pkix-crl", core.revocation.cachedRootCrlDer),
+      schema: {
+        tags: ["revocation"],
+        summary: "The root's current CRL (DER by default, ?format=pem)",
+        params: NameParam(TrustDomainName),
+        querystring: CrlQuery,
+        response: {
+          200: {
+            description: "X.509 CRL",
+            content: { "application/pkix-crl": { schema: z.string() }, "application/x-pem-file": { schema: z.string() } },
+          },
+          ...problemResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const der = await core.revocation.rootCrlDer(request.params.name);
+      return request.query.format === "pem"
+        ? reply.type("application/x-pem-file").send(toPem(der, "X509 CRL"))
+        : reply.type("application/pkix-crl").send(Buffer.from(der) as never);
     },
   );
 };

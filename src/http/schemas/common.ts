@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { KEY_ALGORITHMS } from "../../ca/key-algorithms.js";
-import { CLUSTER_NAME, CLUSTER_PATTERN, TRUST_DOMAIN_NAME } from "../../ca/names.js";
+import { KEY_ALGORITHMS } from "../../x509/key-algorithms.js";
+import { CLUSTER_NAME, CLUSTER_PATTERN, TRUST_DOMAIN_NAME } from "../../core/names.js";
 
 export const Problem = z
   .object({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { REVOCATION_REASON_NAMES } from "../../ca/crl.js";
+import { REVOCATION_REASON_NAMES } from "../../x509/crl.js";
 import { ClusterName, Timestamp, TrustDomainName } from "./common.js";
 
 export const Serial = z.string().regex(/^[0-9a-f]{2,40}$/, "must be a certificate serial in lowercase hex").describe("certificate serial (hex)");

@@ -1,0 +1,267 @@
+import type { Clock } from "../clock.js";
+import { DAY_MS } from "../clock.js";
+import { DomainError } from "../errors.js";
+import { cacertsFiles, type CacertsFiles } from "../istio/cacerts.js";
+import { requireCluster } from "./clusters.js";
+import { createHash } from "node:crypto";
+import { encodeIntermediate } from "../x509/intermediate-encoder.js";
+import { intermediateSubject } from "../x509/intermediate-profile.js";
+import { toPem } from "../x509/pem.js";
+import { verifyCsr } from "../x509/csr.js";
+import { generateKeyPairDer, pkcs8Pem } from "../keys/key-pairs.js";
+import { auditInput, type AuditContext } from "./audit.js";
+import type { KeyVault } from "../keys/envelope-vault.js";
+import type { Observer } from "./observer.js";
+import { newSerial } from "../x509/serial.js";
+import type { ClusterPolicy, IntermediateRecord, Page, RootRecord, Store } from "./ports.js";
+import { intermediateKeyAad, type SignerCache } from "../keys/signers.js";
+import { trustBundle } from "./trust-domains.js";
+
+
+
+/** How far notBefore is set back, for clocks that run a little behind. */
+export const BACKDATE_MS = 60_000;
+
+export interface IssueRequest {
+  /** PKCS#10 CSR for external custody; absent for an escrowed key. */
+  csrPem?: string | undefined;
+  idempotencyKey?: string | undefined;
+  /** SHA-256 of the request body, to refuse an idempotency key reused for a different request. */
+  requestHash?: string | undefined;
+}
+
+export interface IssueResult {
+  record: IntermediateRecord;
+  /** False when an earlier request with the same idempotency key is replayed. */
+  created: boolean;
+  files: CacertsFiles;
+}
+
+type Deps = {
+  store: Pick<
+    Store,
+    | "getCluster"
+    | "listRoots"
+    | "getLatestIntermediate"
+    | "getActiveIntermediate"
+    | "getIntermediateByIdempotencyKey"
+    | "insertIntermediate"
+    | "announceIntermediate"
+    | "appendAudit"
+    | "listIntermediates"
+  >;
+  vault: KeyVault;
+  signers: SignerCache;
+  crypto: Crypto;
+  clock: Clock;
+  observer: Pick<Observer, "issuance">;
+  /** Base URL for the CRL distribution point and AIA of new intermediates. */
+  publicUrl?: string | undefined;
+};
+
+/**
+ * Issuance in a fixed order: validate the request → apply the profile → enforce policy → sign →
+ * commit (superseding the previous generation in the same transaction).
+ */
+export function issuanceService({ store, vault, signers, crypto, clock, observer, publicUrl }: Deps) {
+
+  /** The cacerts files of an intermediate; decrypts the key only when `withKey`. */
+  async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string): Promise<CacertsFiles> {
+    const roots = await store.listRoots(record.trustDomain);
+    const signingRoot = roots.find((r) => r.serial === record.rootSerial);
+    if (!signingRoot) throw new Error(`root ${record.rootSerial} of intermediate ${record.serial} is missing`);
+    if (withKey && keyPem === undefined && record.sealedKey) {
+      keyPem = pkcs8Pem(await vault.open(record.sealedKey, intermediateKeyAad(record.serial)));
+    }
+    return cacertsFiles({
+      intermediatePem: record.certPem,
+      keyPem: withKey ? keyPem : undefined,
+      signingRootPem: signingRoot.certPem,
+      bundlePems: trustBundle(roots),
+    });
+  }
+
+  return {
+    /**
+     * Issues a cluster's next intermediate, escrowed or from a CSR. Throws `cluster_not_found`,
+     * `cluster_decommissioned`, `idempotency_key_reused`, `policy_violation`, `root_expired`,
+     * `rotation_in_progress`, and the CSR errors.
+     */
+    async issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
+      const ended = store.announceIntermediate();
+      try {
+        const result = await issue(clusterName, req, ctx);
+        if (result.created) observer.issuance("success");
+        return result;
+      } catch (err) {
+        observer.issuance("failure");
+        throw err;
+      } finally {
+        ended();
+      }
+    },
+
+    /** Generations of a cluster, newest first (`page.after` is a generation number). */
+    list: (cluster: string, page: Page) => store.listIntermediates(cluster, page),
+
+    /**
+     * The files of a cluster's active intermediate, with its key. Throws `cluster_not_found`,
+     * `no_active_intermediate`, `external_custody`.
+     */
+    async activeFiles(clusterName: string, ctx: AuditContext): Promise<{ record: IntermediateRecord; files: CacertsFiles }> {
+      await requireCluster(store, clusterName);
+      const record = await store.getActiveIntermediate(clusterName);
+      if (!record) {
+        throw new DomainError("no_active_intermediate", `cluster ${clusterName} has no active intermediate; issue one first`);
+      }
+      if (record.custody === "external") {
+        throw new DomainError(
+          "external_custody",
+          `cluster ${clusterName}'s intermediate ${record.serial} has an external key: meshroot does not hold ca-key.pem, so it cannot emit the Secret`,
+        );
+      }
+      const files = await filesFor(record, true);
+      await keyRead(record, "cacerts.read", ctx, {});
+      return { record, files };
+    },
+  };
+
+  /** The issuance steps; `issue` wraps them with the outcome counter. */
+  async function issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
+    const cluster = await requireCluster(store, clusterName);
+    if (cluster.decommissionedAt) {
+      throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
+    }
+    if (req.idempotencyKey) {
+      const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
+      if (earlier) return replay(earlier, req, ctx);
+    }
+    const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem) : undefined;
+    if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
+      throw new DomainError(
+        "policy_violation",
+        `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
+      );
+    }
+    const roots = await store.listRoots(cluster.trustDomain);
+    const rootRecord = roots.find((r) => r.status === "active");
+    if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
+    const now = clock.now();
+    const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
+    const [root, latest] = await Promise.all([signers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
+    const generation = (latest?.generation ?? 0) + 1;
+
+    const escrowed = csr ? undefined : await generateKeyPairDer(cluster.policy.keyAlgorithm);
+    const serial = newSerial();
+    const organization = root.cert.subjectName.getField("O")[0] ?? "meshroot";
+    const spki = csr ? csr.spki : escrowed!.spki;
+    const der = await encodeIntermediate(
+      {
+        serial,
+        organization,
+        clusterName,
+        generation,
+        spki,
+        issuer: root.subjectDer,
+        rootKeyId: root.keyId,
+        rootKeyAlgorithm: root.keyAlgorithm,
+        rootKey: root.privateKey,
+        ...dates,
+        ...(publicUrl
+          ? {
+              crlUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`,
+              caIssuersUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/certificate`,
+            }
+          : {}),
+      },
+      crypto,
+    );
+    const pkcs8 = escrowed?.pkcs8;
+    const record: IntermediateRecord = {
+      serial,
+      cluster: clusterName,
+      trustDomain: cluster.trustDomain,
+      rootSerial: rootRecord.serial,
+      generation,
+      status: "active",
+      custody: csr ? "external" : "escrowed",
+      keyAlgorithm: cluster.policy.keyAlgorithm,
+      certPem: toPem(der, "CERTIFICATE"),
+      sealedKey: pkcs8 ? await vault.seal(pkcs8, intermediateKeyAad(serial)) : null,
+      fingerprintSha256: createHash("sha256").update(der).digest("hex"),
+      notBefore: dates.notBefore,
+      notAfter: dates.notAfter,
+      rotateAfter: dates.rotateAfter,
+      supersedes: latest?.status === "active" ? latest.serial : null,
+      supersededBy: null,
+      revokedAt: null,
+      revocationReason: null,
+      idempotencyKey: req.idempotencyKey ?? null,
+      requestHash: req.requestHash ?? null,
+      createdAt: now,
+      subject: intermediateSubject(organization, clusterName, generation),
+    };
+    const result = await store.insertIntermediate(
+      record,
+      auditInput(ctx, now, record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
+        generation,
+        custody: record.custody,
+        keyAlgorithm: record.keyAlgorithm,
+        notAfter: record.notAfter.toISOString(),
+        supersedes: record.supersedes,
+        idempotencyKey: record.idempotencyKey,
+        keyReturned: record.custody === "escrowed",
+      }),
+    );
+    if (!result.created) return replay(result.record, req, ctx);
+    const keyPem = pkcs8 ? pkcs8Pem(pkcs8) : undefined;
+    return { record: result.record, created: true, files: await filesFor(result.record, true, keyPem) };
+  }
+
+  /** Records a read of an escrowed key (cacerts, idempotent replay) in the audit trail. */
+  function keyRead(record: IntermediateRecord, action: string, ctx: AuditContext, details: Record<string, unknown>) {
+    if (record.custody !== "escrowed") return Promise.resolve();
+    return store.appendAudit(auditInput(ctx, clock.now(), action, { type: "intermediate", id: record.serial }, record, { generation: record.generation, keyReturned: true, ...details }));
+  }
+
+  async function replay(earlier: IntermediateRecord, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
+    if (earlier.requestHash !== (req.requestHash ?? null)) {
+      throw new DomainError(
+        "idempotency_key_reused",
+        `Idempotency-Key ${req.idempotencyKey} was already used for a different request on cluster ${earlier.cluster}`,
+      );
+    }
+    const files = await filesFor(earlier, true);
+    await keyRead(earlier, "intermediate.replay", ctx, { idempotencyKey: req.idempotencyKey ?? null });
+    return { record: earlier, created: false, files };
+  }
+}
+
+export type IssuanceService = ReturnType<typeof issuanceService>;
+
+/**
+ * notBefore (backdated one minute), notAfter (validity, clamped to the root's notAfter) and
+ * rotateAfter (renew-before ahead of notAfter: one third of the validity by default; shrunk in
+ * proportion when the root's expiry clamps the lifetime). Throws `root_expired` when the root
+ * has under a day left.
+ */
+export function validityWindow(
+  policy: ClusterPolicy,
+  now: Date,
+  rootNotAfter: Date,
+): { notBefore: Date; notAfter: Date; rotateAfter: Date } {
+  // X.509 times have whole seconds; the record must hold exactly what the certificate says.
+  const t = Math.floor(now.getTime() / 1000) * 1000;
+  const policyLife = policy.validityDays * DAY_MS;
+  const notAfterMs = Math.min(t + policyLife, Math.floor(rootNotAfter.getTime() / 1000) * 1000);
+  if (notAfterMs - now.getTime() < DAY_MS) {
+    throw new DomainError("root_expired", `the root expires at ${rootNotAfter.toISOString()}: too soon to issue under it`);
+  }
+  const renewBefore = (policy.renewBeforeDays ?? policy.validityDays / 3) * DAY_MS;
+  const scale = Math.min(1, (notAfterMs - t) / policyLife);
+  return {
+    notBefore: new Date(t - BACKDATE_MS),
+    notAfter: new Date(notAfterMs),
+    rotateAfter: new Date(notAfterMs - Math.round(renewBefore * scale)),
+  };
+}

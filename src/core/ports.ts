@@ -1,0 +1,250 @@
+import type { AuditEvent, AuditInput, AuditOutcome, ChainVerdict } from "./audit.js";
+import type { KeyAlgorithm } from "../x509/key-algorithms.js";
+
+/**
+ * The storage the core needs, declared by the core and implemented in src/store. Every method
+ * that writes is atomic on its own; methods are async so that a networked backend fits later.
+ */
+
+export type RootStatus = "active" | "retiring" | "retired";
+export type IntermediateStatus = "active" | "superseded" | "revoked";
+export type KeyCustody = "escrowed" | "external";
+export type Role = "admin" | "provisioner" | "auditor";
+
+export interface Page {
+  limit: number;
+  /** Sort key of the last item of the previous page. */
+  after?: string | undefined;
+}
+
+export interface TrustDomainRecord {
+  name: string;
+  organization: string;
+  createdAt: Date;
+}
+
+export interface RootRecord {
+  serial: string;
+  trustDomain: string;
+  generation: number;
+  status: RootStatus;
+  imported: boolean;
+  keyAlgorithm: KeyAlgorithm;
+  /** Hex subject key identifier: the AKI of every intermediate it signs. */
+  keyId: string;
+  certPem: string;
+  sealedKey: Uint8Array;
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  createdAt: Date;
+}
+
+export interface ClusterPolicy {
+  keyAlgorithm: KeyAlgorithm;
+  validityDays: number;
+  /** Null means one third of validityDays. */
+  renewBeforeDays: number | null;
+}
+
+export interface ClusterRecord {
+  name: string;
+  trustDomain: string;
+  labels: Record<string, string>;
+  policy: ClusterPolicy;
+  createdAt: Date;
+  updatedAt: Date;
+  decommissionedAt: Date | null;
+}
+
+export interface IntermediateRecord {
+  serial: string;
+  cluster: string;
+  trustDomain: string;
+  rootSerial: string;
+  generation: number;
+  status: IntermediateStatus;
+  custody: KeyCustody;
+  keyAlgorithm: KeyAlgorithm;
+  certPem: string;
+  sealedKey: Uint8Array | null;
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+  rotateAfter: Date;
+  supersedes: string | null;
+  supersededBy: string | null;
+  revokedAt: Date | null;
+  revocationReason: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  createdAt: Date;
+  /** The certificate's subject as text (set at issuance; absent on rows issued before it was stored). */
+  subject?: string | undefined;
+}
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: Role;
+  clusterPatterns: string[];
+  tokenHash: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface TrustDomainStore {
+  /** Inserts a trust domain with its first root; throws `trust_domain_exists`. */
+  createTrustDomain(domain: TrustDomainRecord, root: RootRecord, audit: AuditInput): Promise<void>;
+  getTrustDomain(name: string): Promise<TrustDomainRecord | undefined>;
+  listTrustDomains(page: Page): Promise<TrustDomainRecord[]>;
+  /** Roots of a trust domain, oldest generation first. */
+  listRoots(trustDomain: string): Promise<RootRecord[]>;
+}
+
+export interface ClusterUpdate {
+  labels?: Record<string, string>;
+  policy?: ClusterPolicy;
+  updatedAt: Date;
+}
+
+export interface ClusterStore {
+  /** Inserts a cluster; throws `cluster_exists`. */
+  createCluster(cluster: ClusterRecord, audit: AuditInput): Promise<void>;
+  getCluster(name: string): Promise<ClusterRecord | undefined>;
+  listClusters(page: Page, filter: { trustDomain?: string | undefined }): Promise<ClusterRecord[]>;
+  updateCluster(name: string, update: ClusterUpdate, audit: AuditInput): Promise<ClusterRecord>;
+}
+
+export interface CertificateFilter {
+  cluster?: string | undefined;
+  trustDomain?: string | undefined;
+  status?: "active" | "superseded" | "revoked" | "expired" | undefined;
+  expiresBefore?: Date | undefined;
+  issuedAfter?: Date | undefined;
+}
+
+export interface IntermediateStore {
+  /**
+   * The inventory: intermediates matching `filter` (status as seen at `now`), newest first;
+   * `page.after` is the (createdAt, serial) of the previous page's last item.
+   */
+  listCertificates(
+    filter: CertificateFilter,
+    now: Date,
+    page: { limit: number; after?: { createdAt: number; serial: string } | undefined },
+  ): Promise<IntermediateRecord[]>;
+  /**
+   * Inserts the next generation and supersedes the active one, in one transaction. When the
+   * record carries an idempotency key already used for this cluster, nothing is written and the
+   * earlier record is returned with `created: false`. Throws `rotation_in_progress` when
+   * another generation was committed since `record.generation` was chosen. The audit event is
+   * written only when the record is.
+   */
+  insertIntermediate(record: IntermediateRecord, audit: AuditInput): Promise<{ record: IntermediateRecord; created: boolean }>;
+  /**
+   * Announces an issuance that is on its way to insertIntermediate, so that a store which
+   * batches commits can wait for it instead of committing early. Call the returned function
+   * when the issuance ends, whether or not it reached insertIntermediate.
+   */
+  announceIntermediate(): () => void;
+  getIntermediate(serial: string): Promise<IntermediateRecord | undefined>;
+  getIntermediateByIdempotencyKey(cluster: string, key: string): Promise<IntermediateRecord | undefined>;
+  getActiveIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;
+  /** The newest generation of a cluster, whatever its status. */
+  getLatestIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;
+  /** Generations of a cluster, newest first; `page.after` is a generation number. */
+  listIntermediates(cluster: string, page: Page): Promise<IntermediateRecord[]>;
+}
+
+export interface TokenStore {
+  createToken(token: TokenRecord, audit: AuditInput): Promise<void>;
+  getTokenByHash(tokenHash: string): Promise<TokenRecord | undefined>;
+  listTokens(page: Page): Promise<TokenRecord[]>;
+  /** Marks a token revoked; returns the record, or undefined when there is no such token. */
+  revokeToken(id: string, at: Date, audit: AuditInput): Promise<TokenRecord | undefined>;
+  touchToken(id: string, at: Date): Promise<void>;
+  countTokens(): Promise<number>;
+}
+
+export interface CrlRecord {
+  issuerSerial: string;
+  issuerKind: "root" | "intermediate";
+  trustDomain: string;
+  /** Grows by one per issuer; the CRL number of the CRLs meshroot signs. */
+  seq: number;
+  crlNumber: number | null;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  entries: number;
+  der: Uint8Array;
+  uploaded: boolean;
+  createdAt: Date;
+}
+
+export interface Revocation {
+  serial: string;
+  revokedAt: Date;
+  reason: string;
+  /** The issuing root's CRL with this revocation in it, committed with it. */
+  crl: CrlRecord;
+}
+
+export interface CrlStore {
+  getLatestCrl(issuerSerial: string): Promise<CrlRecord | undefined>;
+  /** Inserts a CRL; throws `crl_conflict` when another CRL took the same seq first. */
+  insertCrl(crl: CrlRecord, audit: AuditInput | null): Promise<void>;
+  /**
+   * Marks an intermediate revoked and inserts the root CRL that lists it, in one transaction.
+   * Throws `already_revoked`, `certificate_not_found`, `crl_conflict`.
+   */
+  revokeIntermediate(revocation: Revocation, audit: AuditInput): Promise<IntermediateRecord>;
+  /**
+   * Marks a cluster decommissioned and, when given, revokes its active intermediate, in one
+   * transaction. Throws `cluster_decommissioned`, `crl_conflict`.
+   */
+  decommissionCluster(name: string, at: Date, revocation: Revocation | undefined, audit: AuditInput): Promise<ClusterRecord>;
+  /** Revoked intermediates a root signed, oldest revocation first. */
+  listRevokedByRoot(rootSerial: string): Promise<{ serial: string; revokedAt: Date; reason: string }[]>;
+  /** Intermediates of a trust domain that are neither revoked nor expired at `now`. */
+  listLiveIntermediates(trustDomain: string, now: Date): Promise<IntermediateRecord[]>;
+  /**
+   * Live escrowed intermediates of a trust domain without a CRL signed after `freshAfter` and
+   * valid at `now`: the ones the refresher re-signs. By serial, at most `limit`, after `after`.
+   */
+  listIntermediatesNeedingCrl(trustDomain: string, now: Date, freshAfter: Date, page: { limit: number; after?: string | undefined }): Promise<IntermediateRecord[]>;
+  /** Active intermediates of live clusters whose rotate_after is at or before `before`. */
+  listDueIntermediates(before: Date, trustDomain: string | undefined): Promise<IntermediateRecord[]>;
+  /** The active intermediate of every cluster that is not decommissioned. */
+  listActiveIntermediates(): Promise<IntermediateRecord[]>;
+  /** Live clusters whose newest intermediate was revoked and not replaced. */
+  listRevokedClusters(trustDomain: string | undefined): Promise<ClusterRecord[]>;
+}
+
+export interface AuditFilter {
+  action?: string | undefined;
+  /** Token id, or "system". */
+  actor?: string | undefined;
+  cluster?: string | undefined;
+  trustDomain?: string | undefined;
+  outcome?: AuditOutcome | undefined;
+  /** Target id: a serial, cluster name, trust domain or token id. */
+  target?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+export interface AuditStore {
+  /** Appends one event in its own transaction (reads of key material, denied requests). */
+  appendAudit(input: AuditInput): Promise<AuditEvent>;
+  /** Newest first; `page.before` is a seq. */
+  listAudit(filter: AuditFilter, page: { limit: number; before?: number | undefined }): Promise<AuditEvent[]>;
+  /** Every matching event in seq order, streamed. */
+  iterateAudit(filter: AuditFilter): Iterable<AuditEvent>;
+  /** Recomputes the whole chain with verifyChain (audit.ts) over the stored events. */
+  verifyAudit(): Promise<ChainVerdict>;
+}
+
+export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & AuditStore;

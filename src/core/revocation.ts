@@ -1,0 +1,298 @@
+import * as x509 from "@peculiar/x509";
+import type { Clock } from "../clock.js";
+import { DomainError, isDomainError } from "../errors.js";
+import { auditInput, type AuditContext } from "./audit.js";
+import { signCrlDer, verifyUploadedCrl, type CrlEntry, type RevocationReason, type SignedCrl } from "../x509/crl.js";
+import { toPem } from "../x509/pem.js";
+import type { Observer } from "./observer.js";
+import type { SignerCache } from "../keys/signers.js";
+import { PUBLIC_CACHE_MS } from "./trust-domains.js";
+import { ttlCache } from "../http/ttl-cache.js";
+import type { ClusterRecord, CrlRecord, IntermediateRecord, RootRecord, Store } from "./ports.js";
+
+export const DEFAULT_CRL_VALIDITY_MS = 7 * 86_400_000;
+const MAX_ATTEMPTS = 8;
+
+type Deps = {
+  store: Pick<
+    Store,
+    | "getCluster"
+    | "listRoots"
+    | "getIntermediate"
+    | "getActiveIntermediate"
+    | "getLatestCrl"
+    | "insertCrl"
+    | "revokeIntermediate"
+    | "decommissionCluster"
+    | "listRevokedByRoot"
+    | "listLiveIntermediates"
+    | "listIntermediatesNeedingCrl"
+    | "listTrustDomains"
+  >;
+  signers: SignerCache;
+  crypto: Crypto;
+  clock: Clock;
+  observer: Pick<Observer, "revocation">;
+  /** How long a CRL meshroot signs is valid (nextUpdate - thisUpdate); re-signed at half of it. */
+  crlValidityMs?: number | undefined;
+};
+
+/** Revocation, decommissioning, and the CRLs of roots and intermediates. */
+export function revocationService({ store, signers, crypto, clock, observer, crlValidityMs = DEFAULT_CRL_VALIDITY_MS }: Deps) {
+  // Public CRL reads are cached briefly; every CRL this process writes clears the cache first.
+  const crlCache = ttlCache<Uint8Array>(clock, PUBLIC_CACHE_MS);
+  /** Clears the CRL cache once a write that changed a CRL has committed. */
+  const afterCrlWrite = async <T>(write: Promise<T>): Promise<T> => {
+    const result = await write;
+    crlCache.clear();
+    return result;
+  };
+  const stale = (crl: CrlRecord | undefined, now: Date) =>
+    !crl || now.getTime() >= crl.thisUpdate.getTime() + crlValidityMs / 2 || now.getTime() >= crl.nextUpdate.getTime();
+
+  async function buildRootCrl(root: RootRecord, seq: number, now: Date, extra?: CrlEntry): Promise<CrlRecord> {
+    const revoked = (await store.listRevokedByRoot(root.serial)).map((r) => ({ ...r, reason: r.reason as RevocationReason }));
+    const entries = extra ? [...revoked, extra] : revoked;
+    const crl = await signCrlDer({ signer: await signers.root(root), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries }, crypto);
+    return crlRecord(root.serial, "root", root.trustDomain, seq, crl, entries.length, now);
+  }
+
+  /** Retries `attempt` while another writer commits a CRL of the same issuer first. */
+  async function withRetry<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!isDomainError(err, "crl_conflict") || i >= MAX_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /** The current CRL of an issuer, signing a new one when it is past half its validity. */
+  async function freshCrl(issuerSerial: string, build: (seq: number, now: Date) => Promise<CrlRecord>): Promise<CrlRecord> {
+    const now = clock.now();
+    const latest = await store.getLatestCrl(issuerSerial);
+    if (!stale(latest, now)) return latest!;
+    const crl = await build((latest?.seq ?? 0) + 1, now);
+    try {
+      await store.insertCrl(crl, null);
+      crlCache.clear();
+      return crl;
+    } catch (err) {
+      if (!isDomainError(err, "crl_conflict")) throw err;
+      return (await store.getLatestCrl(issuerSerial))!;
+    }
+  }
+
+  const rootCrl = (root: RootRecord) => freshCrl(root.serial, (seq, now) => buildRootCrl(root, seq, now));
+
+  const intermediateCrl = (rec: IntermediateRecord) =>
+    freshCrl(rec.serial, async (seq, now) => {
+      // meshroot issues no certificates under an intermediate, so an escrowed intermediate's CRL is empty.
+      const crl = await signCrlDer(
+        { signer: await signers.intermediate(rec), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries: [] },
+        crypto,
+      );
+      return crlRecord(rec.serial, "intermediate", rec.trustDomain, seq, crl, 0, now);
+    });
+
+  async function rootsOf(trustDomain: string): Promise<RootRecord[]> {
+    const roots = (await store.listRoots(trustDomain)).filter((r) => r.status !== "retired");
+    if (roots.length === 0) throw new DomainError("trust_domain_not_found", `trust domain ${trustDomain} does not exist`);
+    return roots;
+  }
+
+  /** Builds the revocation (with the root CRL that lists it) for an intermediate. */
+  async function revocationOf(rec: IntermediateRecord, reason: RevocationReason) {
+    const root = (await store.listRoots(rec.trustDomain)).find((r) => r.serial === rec.rootSerial);
+    if (!root) throw new Error(`root ${rec.rootSerial} of ${rec.serial} is missing`);
+    const now = clock.now();
+    const latest = await store.getLatestCrl(root.serial);
+    const crl = await buildRootCrl(root, (latest?.seq ?? 0) + 1, now, { serial: rec.serial, revokedAt: now, reason });
+    return { serial: rec.serial, revokedAt: now, reason, crl };
+  }
+
+  return {
+    /**
+     * Revokes an intermediate and rebuilds its root's CRL in the same transaction. Throws
+     * `certificate_not_found`, `already_revoked`.
+     */
+    async revoke(serial: string, reason: RevocationReason, ctx: AuditContext): Promise<IntermediateRecord> {
+      const revoked = withRetry(async () => {
+        const rec = await store.getIntermediate(serial);
+        if (!rec) throw new DomainError("certificate_not_found", `no intermediate has serial ${serial}`);
+        if (rec.status === "revoked") throw new DomainError("already_revoked", `intermediate ${serial} was already revoked at ${rec.revokedAt!.toISOString()}`);
+        const revocation = await revocationOf(rec, reason);
+        return afterCrlWrite(store.revokeIntermediate(
+          revocation,
+          auditInput(ctx, revocation.revokedAt, "intermediate.revoke", { type: "intermediate", id: serial }, rec, {
+            reason,
+            generation: rec.generation,
+            crlNumber: revocation.crl.seq,
+          }),
+        ));
+      });
+      revoked.then(
+        () => observer.revocation("success"),
+        () => observer.revocation("failure"),
+      );
+      return revoked;
+    },
+
+    /**
+     * Decommissions a cluster: revokes its active intermediate (cessationOfOperation) and keeps
+     * its history. Throws `cluster_not_found`, `cluster_decommissioned`.
+     */
+    async decommission(name: string, ctx: AuditContext): Promise<ClusterRecord> {
+      return withRetry(async () => {
+        const cluster = await store.getCluster(name);
+        if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
+        if (cluster.decommissionedAt) throw new DomainError("cluster_decommissioned", `cluster ${name} is already decommissioned`);
+        const active = await store.getActiveIntermediate(name);
+        const revocation = active ? await revocationOf(active, "cessationOfOperation") : undefined;
+        const now = clock.now();
+        return afterCrlWrite(store.decommissionCluster(
+          name,
+          now,
+          revocation,
+          auditInput(ctx, now, "cluster.decommission", { type: "cluster", id: name }, { cluster: name, trustDomain: cluster.trustDomain }, {
+            revokedSerial: revocation?.serial ?? null,
+            reason: revocation ? "cessationOfOperation" : null,
+          }),
+        ));
+      });
+    },
+
+    /** The CRL rootCrlDer produced less than a second ago, if any (no waiting, no lookup). */
+    cachedRootCrlDer: (trustDomain: string): Uint8Array | undefined => crlCache.peek(trustDomain),
+
+    /** The active root's current CRL (DER); throws `trust_domain_not_found`. */
+    rootCrlDer(trustDomain: string): Promise<Uint8Array> {
+      return crlCache.get(trustDomain, async () => {
+        const roots = await rootsOf(trustDomain);
+        const active = roots.find((r) => r.status === "active") ?? roots[roots.length - 1]!;
+        return (await rootCrl(active)).der;
+      });
+    },
+
+    /**
+     * `ca-crl.pem` for a trust domain: every trusted root's CRL, then a CRL from every
+     * unexpired, unrevoked intermediate of the trust domain (signed here for escrowed keys,
+     * uploaded for external ones). Throws `crl_incomplete` listing the intermediates that lack a
+     * current CRL.
+     */
+    async caCrlBundle(trustDomain: string): Promise<string> {
+      const roots = await rootsOf(trustDomain);
+      const pems = await Promise.all(roots.map(async (r) => toPem((await rootCrl(r)).der, "X509 CRL")));
+      const missing: IntermediateRecord[] = [];
+      const now = clock.now();
+      for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
+        if (rec.custody === "escrowed") {
+          pems.push(toPem((await intermediateCrl(rec)).der, "X509 CRL"));
+          continue;
+        }
+        const uploaded = await store.getLatestCrl(rec.serial);
+        if (uploaded && uploaded.nextUpdate.getTime() > now.getTime()) pems.push(toPem(uploaded.der, "X509 CRL"));
+        else missing.push(rec);
+      }
+      if (missing.length > 0) {
+        throw new DomainError(
+          "crl_incomplete",
+          `${missing.length} intermediate(s) with external keys have no current CRL; upload one with PUT /v1/clusters/{name}/intermediates/{serial}/crl before distributing ca-crl.pem (Envoy rejects peers whose issuer has no CRL)`,
+          missing.map((m) => ({ path: `intermediates.${m.serial}`, message: `cluster ${m.cluster} generation ${m.generation}: no current CRL` })),
+        );
+      }
+      return pems.join("");
+    },
+
+    /**
+     * Accepts the CRL an intermediate with an external key signed. Throws `cluster_not_found`,
+     * `certificate_not_found`, `escrowed_custody`, `invalid_pem`, `invalid_crl`, `crl_stale`.
+     */
+    async uploadCrl(clusterName: string, serial: string, body: Uint8Array, ctx: AuditContext): Promise<CrlRecord> {
+      const rec = await store.getIntermediate(serial);
+      if (!rec || rec.cluster !== clusterName) {
+        throw new DomainError("certificate_not_found", `cluster ${clusterName} has no intermediate with serial ${serial}`);
+      }
+      if (rec.custody === "escrowed") {
+        throw new DomainError("escrowed_custody", `intermediate ${serial} has an escrowed key: meshroot signs its CRL itself`);
+      }
+      const now = clock.now();
+      const { crl, number } = await verifyUploadedCrl(body, new x509.X509Certificate(rec.certPem), now, crypto);
+      return withRetry(async () => {
+        const latest = await store.getLatestCrl(serial);
+        if (latest && (latest.thisUpdate.getTime() > crl.thisUpdate.getTime() || (number !== undefined && latest.crlNumber !== null && number <= latest.crlNumber))) {
+          throw new DomainError("crl_stale", `a newer CRL of ${serial} (thisUpdate ${latest.thisUpdate.toISOString()}, number ${latest.crlNumber}) is already stored`);
+        }
+        const signed = { der: new Uint8Array(crl.rawData), thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate! };
+        const record: CrlRecord = {
+          ...crlRecord(serial, "intermediate", rec.trustDomain, (latest?.seq ?? 0) + 1, signed, crl.entries.length, now),
+          crlNumber: number ?? null,
+          uploaded: true,
+        };
+        await store.insertCrl(
+          record,
+          auditInput(ctx, now, "crl.upload", { type: "intermediate", id: serial }, rec, {
+            crlNumber: record.crlNumber,
+            thisUpdate: record.thisUpdate.toISOString(),
+            nextUpdate: record.nextUpdate.toISOString(),
+            entries: record.entries,
+          }),
+        );
+        return record;
+      });
+    },
+
+    /** Re-signs every CRL meshroot owns that is past half its validity; returns how many. */
+    async refreshAll(): Promise<number> {
+      let refreshed = 0;
+      const now = clock.now();
+      for (let after: string | undefined; ; ) {
+        const domains = await store.listTrustDomains({ limit: 100, after });
+        for (const d of domains) {
+          for (const r of await rootsOf(d.name)) if (stale(await store.getLatestCrl(r.serial), now) && (await rootCrl(r))) refreshed++;
+          // In pages, so that a fleet of many intermediates never holds the event loop for long.
+          const freshAfter = new Date(now.getTime() - crlValidityMs / 2);
+          for (let from: string | undefined; ; ) {
+            const page = await store.listIntermediatesNeedingCrl(d.name, now, freshAfter, { limit: CRL_REFRESH_PAGE, after: from });
+            for (const rec of page) if (await intermediateCrl(rec)) refreshed++;
+            if (page.length < CRL_REFRESH_PAGE) break;
+            from = page[page.length - 1]!.serial;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        }
+        if (domains.length < 100) return refreshed;
+        after = domains[domains.length - 1]!.name;
+      }
+    },
+  };
+}
+
+export type RevocationService = ReturnType<typeof revocationService>;
+
+/** How many intermediates the CRL refresher reads at a time. */
+const CRL_REFRESH_PAGE = 200;
+
+function crlRecord(
+  issuerSerial: string,
+  issuerKind: CrlRecord["issuerKind"],
+  trustDomain: string,
+  seq: number,
+  crl: SignedCrl,
+  entries: number,
+  now: Date,
+): CrlRecord {
+  return {
+    issuerSerial,
+    issuerKind,
+    trustDomain,
+    seq,
+    crlNumber: seq,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    entries,
+    der: crl.der,
+    uploaded: false,
+    createdAt: now,
+  };
+}

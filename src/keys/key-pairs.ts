@@ -1,0 +1,68 @@
+import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import { DomainError } from "../errors.js";
+import { keyAlgorithmOf, keyGenParams, keyImportParams, type KeyAlgorithm } from "../x509/key-algorithms.js";
+import { parseSinglePem, toPem } from "../x509/pem.js";
+
+/** Generates an extractable signing key pair of `alg` with the given WebCrypto provider. */
+export async function generateKeyPair(crypto: Crypto, alg: KeyAlgorithm): Promise<CryptoKeyPair> {
+  return (await crypto.subtle.generateKey(keyGenParams(alg), true, ["sign", "verify"])) as CryptoKeyPair;
+}
+
+/**
+ * Generates a key pair of `alg` and returns it encoded: SubjectPublicKeyInfo and PKCS#8 DER.
+ * For issuance, which only stores the key: generation and both encodings run in the libuv
+ * thread pool (WebCrypto's exportKey runs on the event loop and costs more than the keygen).
+ */
+export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array; pkcs8: Uint8Array }> {
+  const encodings = { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } } as const;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, spki: Buffer, pkcs8: Buffer) => (err ? reject(err) : resolve({ spki: new Uint8Array(spki), pkcs8: new Uint8Array(pkcs8) }));
+    // The same parameters as WebCrypto generation (keyGenParams), for node:crypto.
+    const params = keyGenParams(alg);
+    if ("namedCurve" in params) nodeGenerateKeyPair("ec", { namedCurve: params.namedCurve, ...encodings }, done);
+    else nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length), ...encodings }, done);
+  });
+}
+
+/** Exports a private key as PKCS#8 DER. */
+export async function exportPkcs8(crypto: Crypto, key: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await crypto.subtle.exportKey("pkcs8", key));
+}
+
+/** Imports a PKCS#8 DER private key of `alg` for signing (not extractable). */
+export async function importPkcs8(crypto: Crypto, der: Uint8Array<ArrayBuffer>, alg: KeyAlgorithm): Promise<CryptoKey> {
+  return crypto.subtle.importKey("pkcs8", der, keyImportParams(alg), false, ["sign"]);
+}
+
+/** PEM `PRIVATE KEY` (PKCS#8) of a DER key: the form istiod and openssl read. */
+export function pkcs8Pem(der: Uint8Array): string {
+  return toPem(der, "PRIVATE KEY");
+}
+
+export interface ParsedPrivateKey {
+  pkcs8: Uint8Array<ArrayBuffer>;
+  algorithm: KeyAlgorithm;
+  /** DER SubjectPublicKeyInfo of the matching public key. */
+  spki: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Reads a private key in PEM `PRIVATE KEY` (PKCS#8), `EC PRIVATE KEY` (SEC1) or
+ * `RSA PRIVATE KEY` (PKCS#1) form. Throws `invalid_pem` for anything else (including encrypted
+ * keys) and `unsupported_key_algorithm` for keys outside the supported set.
+ */
+export function parsePrivateKeyPem(pem: string, field: string): ParsedPrivateKey {
+  const block = parseSinglePem(pem, field, ["PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"]);
+  let key;
+  try {
+    const type = block.label === "PRIVATE KEY" ? "pkcs8" : block.label === "EC PRIVATE KEY" ? "sec1" : "pkcs1";
+    key = createPrivateKey({ key: Buffer.from(block.der), format: "der", type });
+  } catch {
+    throw new DomainError("invalid_pem", `${field}: the ${block.label} could not be decoded`);
+  }
+  const spki = new Uint8Array(createPublicKey(key).export({ format: "der", type: "spki" }));
+  const algorithm = keyAlgorithmOf(new x509.PublicKey(spki).algorithm, field);
+  const pkcs8 = new Uint8Array(key.export({ format: "der", type: "pkcs8" }));
+  return { pkcs8, algorithm, spki };
+}

@@ -1,0 +1,221 @@
+import type { AuditInput } from "../../core/audit.js";
+import type { IntermediateRecord, IntermediateStore } from "../../core/ports.js";
+import type { AuditAppender } from "./audit-store.js";
+import { DomainError } from "../../errors.js";
+import { isUniqueViolation, toDate, type Db } from "./database.js";
+
+export interface IntermediateRow {
+  serial: string;
+  cluster: string;
+  trust_domain: string;
+  root_serial: string;
+  generation: number;
+  status: IntermediateRecord["status"];
+  custody: IntermediateRecord["custody"];
+  key_algorithm: IntermediateRecord["keyAlgorithm"];
+  cert_pem: string;
+  sealed_key: Buffer | null;
+  fingerprint_sha256: string;
+  not_before: number;
+  not_after: number;
+  rotate_after: number;
+  supersedes: string | null;
+  superseded_by: string | null;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: number;
+  subject: string | null;
+}
+
+export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
+  serial: r.serial,
+  cluster: r.cluster,
+  trustDomain: r.trust_domain,
+  rootSerial: r.root_serial,
+  generation: r.generation,
+  status: r.status,
+  custody: r.custody,
+  keyAlgorithm: r.key_algorithm,
+  certPem: r.cert_pem,
+  sealedKey: r.sealed_key && new Uint8Array(r.sealed_key),
+  fingerprintSha256: r.fingerprint_sha256,
+  notBefore: new Date(r.not_before),
+  notAfter: new Date(r.not_after),
+  rotateAfter: new Date(r.rotate_after),
+  supersedes: r.supersedes,
+  supersededBy: r.superseded_by,
+  revokedAt: toDate(r.revoked_at),
+  revocationReason: r.revocation_reason,
+  idempotencyKey: r.idempotency_key,
+  requestHash: r.request_hash,
+  createdAt: new Date(r.created_at),
+  subject: r.subject ?? undefined,
+});
+
+/** Columns of an intermediate plus the serial of the generation that superseded it. */
+export const INTERMEDIATE_SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
+  FROM intermediates i`;
+
+/**
+ * Group commit: how long a queued issuance waits at most for announced ones to share its commit,
+ * and how many share one commit at most.
+ */
+const GROUP_COMMIT_WINDOW_MS = 5;
+const GROUP_COMMIT_MAX = 64;
+
+/** Intermediates in SQLite; issuance and supersession commit in one transaction. */
+export function sqliteIntermediateStore(db: Db, append: AuditAppender): IntermediateStore {
+  const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody,
+      key_algorithm, cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at,
+      revocation_reason, idempotency_key, request_hash, created_at, subject)
+    VALUES (@serial, @cluster, @trustDomain, @rootSerial, @generation, @status, @custody, @keyAlgorithm, @certPem, @sealedKey,
+      @fingerprintSha256, @notBefore, @notAfter, @rotateAfter, @supersedes, @revokedAt, @revocationReason, @idempotencyKey,
+      @requestHash, @createdAt, @subject)`);
+  const supersede = db.prepare("UPDATE intermediates SET status = 'superseded' WHERE cluster = ? AND status = 'active'");
+  const bySerial = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.serial = ?`);
+  const byIdempotencyKey = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? AND i.idempotency_key = ?`);
+  const active = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? AND i.status = 'active'`);
+  const latest = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? ORDER BY i.generation DESC LIMIT 1`);
+  const latestGeneration = db.prepare("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = ?");
+  const page = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = @cluster AND i.generation < @before ORDER BY i.generation DESC LIMIT @limit`);
+
+  const inventory = new Map<string, ReturnType<Db["prepare"]>>();
+  const inventoryStatement = (sql: string) => {
+    let s = inventory.get(sql);
+    if (!s) inventory.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+
+  const issue = db.transaction((rec: IntermediateRecord, audit: AuditInput): { record: IntermediateRecord; created: boolean } => {
+    if (rec.idempotencyKey !== null) {
+      const earlier = byIdempotencyKey.get(rec.cluster, rec.idempotencyKey) as IntermediateRow | undefined;
+      if (earlier) return { record: toIntermediate(earlier), created: false };
+    }
+    const { g } = latestGeneration.get(rec.cluster) as { g: number | null };
+    if ((g ?? 0) !== rec.generation - 1) {
+      throw new DomainError(
+        "rotation_in_progress",
+        `another issuance for cluster ${rec.cluster} committed generation ${g} first; retry to issue the next one`,
+      );
+    }
+    supersede.run(rec.cluster);
+    insert.run({
+      ...rec,
+      subject: rec.subject ?? null,
+      sealedKey: rec.sealedKey && Buffer.from(rec.sealedKey),
+      notBefore: rec.notBefore.getTime(),
+      notAfter: rec.notAfter.getTime(),
+      rotateAfter: rec.rotateAfter.getTime(),
+      revokedAt: rec.revokedAt?.getTime() ?? null,
+      createdAt: rec.createdAt.getTime(),
+    });
+    append(audit);
+    return { record: rec, created: true };
+  });
+
+  // Group commit: one transaction (so one fsync) for the issuances that are queued when no other
+  // announced issuance is still on its way, or when the window closes. Each keeps its own
+  // savepoint, so one refusal does not undo the others. Callers are answered only after the commit.
+  type Pending = { rec: IntermediateRecord; audit: AuditInput; resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
+  const queue: Pending[] = [];
+  let announced = 0;
+  const batch = db.transaction((items: Pending[]) =>
+    items.map((it) => {
+      try {
+        return { ok: true as const, value: issue(it.rec, it.audit) };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    }),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const items = queue.splice(0);
+    if (items.length === 0) return;
+    let results;
+    try {
+      results = batch.immediate(items);
+    } catch (error) {
+      for (const it of items) it.reject(error);
+      return;
+    }
+    results.forEach((r, i) => (r.ok ? items[i]!.resolve(r.value) : items[i]!.reject(conflict(r.error, items[i]!.rec))));
+  };
+  /** Commits now when nobody else is coming (or the batch is full), else within the window. */
+  const schedule = () => {
+    if (queue.length === 0) return;
+    if (queue.length >= announced || queue.length >= GROUP_COMMIT_MAX) flush();
+    else timer ??= setTimeout(flush, GROUP_COMMIT_WINDOW_MS);
+  };
+  const conflict = (err: unknown, record: IntermediateRecord) =>
+    isUniqueViolation(err) ? new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`) : err;
+
+  return {
+    async listCertificates(filter, now, p) {
+      const clauses: string[] = [];
+      const params: Record<string, unknown> = { limit: p.limit };
+      if (filter.cluster) clauses.push("i.cluster = @cluster"), (params.cluster = filter.cluster);
+      if (filter.trustDomain) clauses.push("i.trust_domain = @trustDomain"), (params.trustDomain = filter.trustDomain);
+      if (filter.expiresBefore) clauses.push("i.not_after < @expiresBefore"), (params.expiresBefore = filter.expiresBefore.getTime());
+      if (filter.issuedAfter) clauses.push("i.created_at > @issuedAfter"), (params.issuedAfter = filter.issuedAfter.getTime());
+      if (filter.status) {
+        params.now = now.getTime();
+        clauses.push(
+          filter.status === "revoked"
+            ? "i.status = 'revoked'"
+            : filter.status === "expired"
+              ? "i.status <> 'revoked' AND i.not_after <= @now"
+              : `i.status = '${filter.status}' AND i.not_after > @now`,
+        );
+      }
+      if (p.after) {
+        clauses.push("(i.created_at < @afterCreated OR (i.created_at = @afterCreated AND i.serial < @afterSerial))");
+        params.afterCreated = p.after.createdAt;
+        params.afterSerial = p.after.serial;
+      }
+      const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+      const rows = inventoryStatement(`${INTERMEDIATE_SELECT} ${where} ORDER BY i.created_at DESC, i.serial DESC LIMIT @limit`).all(params);
+      return (rows as IntermediateRow[]).map(toIntermediate);
+    },
+    insertIntermediate(record, audit) {
+      return new Promise((resolve, reject) => {
+        queue.push({ rec: record, audit, resolve, reject });
+        schedule();
+      });
+    },
+    announceIntermediate() {
+      announced++;
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        announced--;
+        schedule();
+      };
+    },
+    async getIntermediate(serial) {
+      const row = bySerial.get(serial) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async getIntermediateByIdempotencyKey(cluster, key) {
+      const row = byIdempotencyKey.get(cluster, key) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async getActiveIntermediate(cluster) {
+      const row = active.get(cluster) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async getLatestIntermediate(cluster) {
+      const row = latest.get(cluster) as IntermediateRow | undefined;
+      return row && toIntermediate(row);
+    },
+    async listIntermediates(cluster, p) {
+      const before = p.after === undefined ? Number.MAX_SAFE_INTEGER : Number(p.after);
+      return (page.all({ cluster, before, limit: p.limit }) as IntermediateRow[]).map(toIntermediate);
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import type { Store } from "../../core/ports.js";
+import { auditAppender, sqliteAuditStore } from "./audit-store.js";
+import { sqliteClusterStore } from "./cluster-store.js";
+import { sqliteCrlStore } from "./crl-store.js";
+import type { Db } from "./database.js";
+import { sqliteIntermediateStore } from "./intermediate-store.js";
+import { sqliteTokenStore } from "./token-store.js";
+import { sqliteTrustDomainStore } from "./trust-domain-store.js";
+
+/** The core's Store over one migrated SQLite database; every write carries its audit event. */
+export function sqliteStore(db: Db): Store {
+  const append = auditAppender(db);
+  return {
+    ...sqliteTrustDomainStore(db, append),
+    ...sqliteClusterStore(db, append),
+    ...sqliteIntermediateStore(db, append),
+    ...sqliteTokenStore(db, append),
+    ...sqliteCrlStore(db, append),
+    ...sqliteAuditStore(db, append),
+  };
+}

@@ -1,0 +1,91 @@
+import type { AuditInput } from "../../core/audit.js";
+import type { RootRecord, TrustDomainRecord, TrustDomainStore } from "../../core/ports.js";
+import type { AuditAppender } from "./audit-store.js";
+import { DomainError } from "../../errors.js";
+import { isUniqueViolation, type Db } from "./database.js";
+
+interface RootRow {
+  serial: string;
+  trust_domain: string;
+  generation: number;
+  status: RootRecord["status"];
+  imported: number;
+  key_algorithm: RootRecord["keyAlgorithm"];
+  key_id: string;
+  cert_pem: string;
+  sealed_key: Buffer;
+  fingerprint_sha256: string;
+  not_before: number;
+  not_after: number;
+  created_at: number;
+}
+
+interface DomainRow {
+  name: string;
+  organization: string;
+  created_at: number;
+}
+
+const toDomain = (r: DomainRow): TrustDomainRecord => ({ name: r.name, organization: r.organization, createdAt: new Date(r.created_at) });
+
+const toRoot = (r: RootRow): RootRecord => ({
+  serial: r.serial,
+  trustDomain: r.trust_domain,
+  generation: r.generation,
+  status: r.status,
+  imported: r.imported === 1,
+  keyAlgorithm: r.key_algorithm,
+  keyId: r.key_id,
+  certPem: r.cert_pem,
+  sealedKey: new Uint8Array(r.sealed_key),
+  fingerprintSha256: r.fingerprint_sha256,
+  notBefore: new Date(r.not_before),
+  notAfter: new Date(r.not_after),
+  createdAt: new Date(r.created_at),
+});
+
+/** Trust domains and roots in SQLite. */
+export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDomainStore {
+  const insertDomain = db.prepare("INSERT INTO trust_domains (name, organization, created_at) VALUES (@name, @organization, @createdAt)");
+  const insertRoot = db.prepare(`INSERT INTO roots (serial, trust_domain, generation, status, imported, key_algorithm, key_id,
+      cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, created_at)
+    VALUES (@serial, @trustDomain, @generation, @status, @imported, @keyAlgorithm, @keyId,
+      @certPem, @sealedKey, @fingerprintSha256, @notBefore, @notAfter, @createdAt)`);
+  const selectDomain = db.prepare("SELECT * FROM trust_domains WHERE name = ?");
+  const selectDomains = db.prepare("SELECT * FROM trust_domains WHERE name > @after ORDER BY name LIMIT @limit");
+  const selectRoots = db.prepare("SELECT * FROM roots WHERE trust_domain = ? ORDER BY generation");
+
+  const create = db.transaction((domain: TrustDomainRecord, root: RootRecord, audit: AuditInput) => {
+    insertDomain.run({ name: domain.name, organization: domain.organization, createdAt: domain.createdAt.getTime() });
+    insertRoot.run({
+      ...root,
+      imported: root.imported ? 1 : 0,
+      sealedKey: Buffer.from(root.sealedKey),
+      notBefore: root.notBefore.getTime(),
+      notAfter: root.notAfter.getTime(),
+      createdAt: root.createdAt.getTime(),
+    });
+    append(audit);
+  });
+
+  return {
+    async createTrustDomain(domain, root, audit) {
+      try {
+        create.immediate(domain, root, audit);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new DomainError("trust_domain_exists", `trust domain ${domain.name} already exists`);
+        throw err;
+      }
+    },
+    async getTrustDomain(name) {
+      const row = selectDomain.get(name) as DomainRow | undefined;
+      return row && toDomain(row);
+    },
+    async listTrustDomains(page) {
+      return (selectDomains.all({ after: page.after ?? "", limit: page.limit }) as DomainRow[]).map(toDomain);
+    },
+    async listRoots(trustDomain) {
+      return (selectRoots.all(trustDomain) as RootRow[]).map(toRoot);
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "../../../src/store/sqlite/database.js";
+import { loadMigrations, migrate, migrationsCurrent } from "../../../src/store/sqlite/migrate.js";
+import { canonicalJson, eventHash, GENESIS_HASH, type AuditEvent } from "../../../src/core/audit.js";
+import { sqliteStore } from "../../../src/store/sqlite/sqlite-store.js";
+
+describe("migrations", () => {
+  it("applies every migration once and records its checksum", () => {
+    const db = openDatabase(":memory:");
+    const migrations = loadMigrations();
+    expect(migrate(db, migrations)).toEqual(migrations.map((m) => m.version));
+    expect(migrate(db, migrations)).toEqual([]);
+    expect(migrationsCurrent(db, migrations)).toBe(true);
+    const rows = db.prepare("SELECT version, checksum FROM schema_migrations").all();
+    expect(rows).toEqual(migrations.map((m) => ({ version: m.version, checksum: m.checksum })));
+  });
+
+  it("refuses to run when an applied migration was edited", () => {
+    const db = openDatabase(":memory:");
+    const migrations = loadMigrations();
+    migrate(db, migrations);
+    const edited = migrations.map((m, i) => (i === 0 ? { ...m, checksum: "0".repeat(64) } : m));
+    expect(() => migrate(db, edited)).toThrow(/changed after it was applied/);
+  });
+
+  it("refuses a database newer than the code", () => {
+    const db = openDatabase(":memory:");
+    migrate(db);
+    expect(() => migrate(db, [])).toThrow(/file is missing/);
+  });
+
+  it("rolls back a failing migration as a whole", () => {
+    const db = openDatabase(":memory:");
+    const bad = { version: 1, name: "bad", checksum: "x", sql: "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER);" };
+    expect(() => migrate(db, [bad])).toThrow();
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'a'").get()).toBeUndefined();
+    expect(db.prepare("SELECT COUNT(*) AS n FROM schema_migrations").get()).toEqual({ n: 0 });
+  });
+
+  it("turns on the durability settings of DESIGN §7 for a file database", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const db = openDatabase(join(mkdtempSync(join(tmpdir(), "mr-")), "x.db"));
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("synchronous", { simple: true })).toBe(2);
+    expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
+    expect(db.pragma("busy_timeout", { simple: true })).toBe(5000);
+  });
+
+  it("0005 rewrites an audit trail of the older layout into event text, keeping every hash valid", async () => {
+    const db = openDatabase(":memory:");
+    const all = loadMigrations();
+    migrate(db, all.filter((m) => m.version <= 4));
+    const insert = db.prepare(`INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_name, action, target_type, target_id,
+      cluster, trust_domain, outcome, request_id, source_ip, details, prev_hash, hash)
+      VALUES (@seq, @at, @actor_type, @actor_id, @actor_name, @action, @target_type, @target_id, @cluster, @trust_domain, @outcome,
+      @request_id, @source_ip, @details, @prev_hash, @hash)`);
+    const names = ["admin", "ünïcødé \u2028 \"quoted\" \\ back", "tab\there\nnewline\u0001", "emoji 🔐"];
+    let prevHash = GENESIS_HASH;
+    const written: AuditEvent[] = [];
+    for (let seq = 1; seq <= 40; seq++) {
+      const partial = {
+        seq,
+        at: new Date(1_700_000_000_000 + seq * 1234567 + (seq % 1000)),
+        actor: { type: (seq % 2 ? "token" : "system") as "token" | "system", id: `id-${seq}`, name: names[seq % names.length]! },
+        action: seq % 3 ? "intermediate.issue" : "request.denied",
+        target: { type: "intermediate", id: `serial-${seq}` },
+        cluster: seq % 4 ? `c${seq % 5}` : null,
+        trustDomain: seq % 4 ? "cluster.local" : null,
+        outcome: (seq % 3 ? "success" : "denied") as "success" | "denied",
+        requestId: seq % 2 ? `req-${seq}` : null,
+        sourceIp: seq % 2 ? "10.0.0.1" : null,
+        details: { generation: seq, nested: { b: [1, "two", null], a: true }, prevHash: "not this one", seq: -1 },
+        prevHash,
+      };
+      const e = { ...partial, hash: eventHash(partial) };
+      insert.run({
+        seq, at: e.at.getTime(), actor_type: e.actor.type, actor_id: e.actor.id, actor_name: e.actor.name, action: e.action,
+        target_type: e.target.type, target_id: e.target.id, cluster: e.cluster, trust_domain: e.trustDomain, outcome: e.outcome,
+        request_id: e.requestId, source_ip: e.sourceIp, details: canonicalJson(e.details), prev_hash: e.prevHash, hash: e.hash,
+      });
+      written.push(e);
+      prevHash = e.hash;
+    }
+    expect(migrate(db, all)).toContain(5);
+    const store = sqliteStore(db);
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, events: 40, lastHash: prevHash });
+    // The generated columns read back what the old columns held.
+    const rows = db.prepare("SELECT seq, at, actor_type, actor_id, actor_name, action, target_type, target_id, cluster, trust_domain, outcome, request_id, source_ip, prev_hash, hash FROM audit_events ORDER BY seq").all();
+    expect(rows).toEqual(
+      written.map((e) => ({
+        seq: e.seq, at: e.at.getTime(), actor_type: e.actor.type, actor_id: e.actor.id, actor_name: e.actor.name, action: e.action,
+        target_type: e.target.type, target_id: e.target.id, cluster: e.cluster, trust_domain: e.trustDomain, outcome: e.outcome,
+        request_id: e.requestId, source_ip: e.sourceIp, prev_hash: e.prevHash, hash: e.hash,
+      })),
+    );
+    // Appending continues the chain; the table stays append-only.
+    const next = store.appendAudit({ actor: { type: "system", id: "system", name: "t" }, requestId: null, sourceIp: null, at: new Date(), action: "x", target: { type: "t", id: "1" }, cluster: null, trustDomain: null, outcome: "success", details: {} });
+    expect(await next).toMatchObject({ seq: 41, prevHash });
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, events: 41 });
+    expect(() => db.prepare("UPDATE audit_events SET event = '{}' WHERE seq = 1").run()).toThrow(/append-only/);
+    expect(() => db.prepare("DELETE FROM audit_events WHERE seq = 1").run()).toThrow(/append-only/);
+  });
+});
