@@ -11,6 +11,7 @@ import { systemContext } from "../src/core/audit.js";
 import { createCore } from "../src/core/core.js";
 import { keyGenParams, signingAlgorithm } from "../src/x509/key-algorithms.js";
 import { decodeMasterKey, envelopeVault } from "../src/keys/envelope-vault.js";
+import { sealedRootKeys } from "../src/keys/sealed-root-keys.js";
 import { systemClock } from "../src/clock.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
 import { migrate } from "../src/store/sqlite/migrate.js";
@@ -65,7 +66,7 @@ function openCore(env: Record<string, string>) {
   const db = openDatabase(join(env.MESHROOT_DATA_DIR!, "meshroot.db"));
   migrate(db);
   const vault = envelopeVault(decodeMasterKey(readFileSync(env.MESHROOT_MASTER_KEY_FILE!), "key"));
-  return { db, core: createCore({ store: sqliteStore(db), vault, crypto, clock: systemClock }) };
+  return { db, core: createCore({ store: sqliteStore(db), rootKeys: sealedRootKeys(vault, crypto), vault, crypto, clock: systemClock }) };
 }
 
 async function startServer(env: Record<string, string>) {

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { createCore } from "../src/core/core.js";
 import { envelopeVault } from "../src/keys/envelope-vault.js";
+import { sealedRootKeys } from "../src/keys/sealed-root-keys.js";
 import { systemClock } from "../src/clock.js";
 import { buildApp } from "../src/http/app.js";
 import { openDatabase } from "../src/store/sqlite/database.js";
@@ -11,7 +12,8 @@ import { sqliteStore } from "../src/store/sqlite/sqlite-store.js";
 export async function openApiDocument(): Promise<string> {
   const db = openDatabase(":memory:");
   migrate(db);
-  const core = createCore({ store: sqliteStore(db), vault: envelopeVault(new Uint8Array(32)), crypto: globalThis.crypto, clock: systemClock });
+  const vault = envelopeVault(new Uint8Array(32));
+  const core = createCore({ store: sqliteStore(db), rootKeys: sealedRootKeys(vault, globalThis.crypto), vault, crypto: globalThis.crypto, clock: systemClock });
   const app = await buildApp({ core, clock: systemClock, readiness: () => ({ ready: true, checks: {} }) });
   await app.ready();
   const doc = `${JSON.stringify(app.swagger(), null, 2)}\n`;

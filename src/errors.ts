@@ -17,7 +17,7 @@ export type ErrorCode =
   | "cluster_not_found"
   | "cluster_exists"
   | "cluster_decommissioned"
-  | "intermediate_not_found"
+  | "key_unavailable"
   | "token_not_found"
   | "rotation_in_progress"
   | "idempotency_key_reused"

@@ -5,11 +5,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { systemContext } from "./core/audit.js";
 import { createCore, type Core } from "./core/core.js";
-import { decodeMasterKey, envelopeVault, type KeyVault } from "./keys/envelope-vault.js";
+import { combineObservers, type KeyVault } from "./core/ports.js";
+import { decodeMasterKey, envelopeVault } from "./keys/envelope-vault.js";
+import { sealedRootKeys } from "./keys/sealed-root-keys.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { DomainError, isDomainError } from "./errors.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
+import { publicCache, type PublicCache } from "./http/public-cache.js";
 import { openDatabase, type Db } from "./store/sqlite/database.js";
 import { sqliteMetaStore } from "./store/sqlite/meta-store.js";
 import { loadMigrations, migrate, migrationsCurrent } from "./store/sqlite/migrate.js";
@@ -25,6 +28,8 @@ export interface Runtime {
   db: Db;
   core: Core;
   metrics: Metrics;
+  /** The public routes' cache, invalidated by the core's change events. */
+  publicCache: PublicCache;
   vault: KeyVault;
   clock: Clock;
   /** Readiness: database reachable, migrations applied, master key loaded. */
@@ -57,9 +62,11 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
     const store = sqliteStore(db);
     const metrics = createMetrics();
     metrics.watchFleet(store, clock);
+    const cache = publicCache(clock);
     const core = createCore({
       store,
-      observer: metrics.observer,
+      observer: combineObservers(metrics.observer, cache.observer),
+      rootKeys: sealedRootKeys(vault, globalThis.crypto),
       vault,
       crypto: globalThis.crypto,
       clock,
@@ -70,6 +77,7 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
       db,
       core,
       metrics,
+      publicCache: cache,
       vault,
       clock,
       readiness() {

@@ -7,6 +7,10 @@ import { systemContext } from "../src/core/audit.js";
 import { createCore, type Core } from "../src/core/core.js";
 import { keyGenParams, signingAlgorithm, type KeyAlgorithm } from "../src/x509/key-algorithms.js";
 import { envelopeVault } from "../src/keys/envelope-vault.js";
+import { sealedRootKeys } from "../src/keys/sealed-root-keys.js";
+import { combineObservers, type Observer, type Store } from "../src/core/ports.js";
+import type { Clock } from "../src/clock.js";
+import { publicCache } from "../src/http/public-cache.js";
 import { sqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { fixedClock } from "../src/clock.js";
 import { openDatabase, type Db } from "../src/store/sqlite/database.js";
@@ -23,12 +27,18 @@ export function testCore(at: string = T0) {
   const db = openDatabase(":memory:");
   migrate(db);
   const clock = fixedClock(at);
-  const vault = envelopeVault(MASTER_KEY);
   const store = sqliteStore(db);
   const metrics = createMetrics();
   metrics.watchFleet(store, clock);
-  const core = createCore({ store, vault, crypto, clock, observer: metrics.observer });
-  return { db, clock, vault, core, metrics };
+  const cache = publicCache(clock);
+  const { core, vault } = coreOver(store, clock, combineObservers(metrics.observer, cache.observer));
+  return { db, clock, vault, core, metrics, publicCache: cache };
+}
+
+/** The core over `store`, with the test master key for the vault and sealed root keys. */
+export function coreOver(store: Store, clock: Clock, observer?: Observer) {
+  const vault = envelopeVault(MASTER_KEY);
+  return { vault, core: createCore({ store, rootKeys: sealedRootKeys(vault, crypto), vault, crypto, clock, observer }) };
 }
 
 export interface TestApp {
@@ -45,8 +55,8 @@ export interface TestApp {
  * failed-authentication limit is off unless given (tests make many refused calls from one address).
  */
 export async function testApp(at: string = T0, authFailures = { limit: 1_000_000, windowMs: 60_000 }): Promise<TestApp> {
-  const { db, clock, core, metrics } = testCore(at);
-  const app = await buildApp({ core, clock, metrics, authFailures, readiness: () => ({ ready: true, checks: { database: true } }) });
+  const { db, clock, core, metrics, publicCache } = testCore(at);
+  const app = await buildApp({ core, clock, metrics, publicCache, authFailures, readiness: () => ({ ready: true, checks: { database: true } }) });
   const { secret } = await core.tokens.create({ name: "admin", role: "admin" }, TEST_CTX);
   return { app, core, db, clock, admin: secret, auth: (token = secret) => ({ authorization: `Bearer ${token}` }) };
 }

@@ -25,6 +25,7 @@ export async function serveCommand(): Promise<void> {
     clock: runtime.clock,
     readiness: runtime.readiness,
     metrics: runtime.metrics,
+    publicCache: runtime.publicCache,
     logger: { level: config.logLevel, redact: { paths: LOG_REDACT, censor: "[redacted]" } },
     https: tlsOptions(config),
   });

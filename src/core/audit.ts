@@ -207,27 +207,51 @@ export interface ChainLink {
 export const CHAIN_START: ChainLink = { seq: 0, hash: GENESIS_HASH };
 
 /**
- * Recomputes the chain over events in seq order and reports the first broken event: a gap in
- * seq (a deleted event), a prevHash that is not the previous hash (deleted or reordered), or a
- * hash that does not match the contents (edited). `start` is the stored event just before the
- * first one, to verify a stretch of the chain on its own (the stretches are then combined).
+ * The chain check, one stored event at a time (in seq order): `check` returns the verdict when
+ * the event breaks the chain (a gap in seq — a deleted event; a prevHash that is not the previous
+ * hash — deleted or reordered; a hash that does not match the contents — edited), else null;
+ * `done` is the verdict after the last event. `start` is the stored event just before the first
+ * one, to verify a stretch of the chain on its own (the stretches are then combined).
  */
-export function verifyChain(events: Iterable<StoredAuditEvent>, start: ChainLink = CHAIN_START): ChainVerdict {
+function chainChecker(start: ChainLink) {
   let prevHash = start.hash;
   let prevSeq = start.seq;
   let count = 0;
+  return {
+    check(e: StoredAuditEvent): ChainVerdict | null {
+      const broken = (reason: string): ChainVerdict => ({ ok: false, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: { seq: e.seq, reason } });
+      if (e.seq !== prevSeq + 1) return broken(`expected seq ${prevSeq + 1}, found ${e.seq}: events are missing or out of order`);
+      if (sha256Hex(e.event) !== e.hash) return broken("hash does not match the event's contents: the event was edited");
+      const links = chainLinks(e.event);
+      if (links?.prevHash !== prevHash) return broken("prevHash is not the hash of the previous event: an event before it was removed, replaced or reordered");
+      if (links.seq !== e.seq) return broken(`the event records seq ${links.seq} but is stored at ${e.seq}: events were renumbered`);
+      prevHash = e.hash;
+      prevSeq = e.seq;
+      count++;
+      return null;
+    },
+    done: (): ChainVerdict => ({ ok: true, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: null }),
+  };
+}
+
+/** Recomputes the chain over stored events in seq order and reports the first broken event (see chainChecker). */
+export function verifyChain(events: Iterable<StoredAuditEvent>, start: ChainLink = CHAIN_START): ChainVerdict {
+  const checker = chainChecker(start);
   for (const e of events) {
-    const broken = (reason: string): ChainVerdict => ({ ok: false, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: { seq: e.seq, reason } });
-    if (e.seq !== prevSeq + 1) return broken(`expected seq ${prevSeq + 1}, found ${e.seq}: events are missing or out of order`);
-    if (sha256Hex(e.event) !== e.hash) return broken("hash does not match the event's contents: the event was edited");
-    const links = chainLinks(e.event);
-    if (links?.prevHash !== prevHash) return broken("prevHash is not the hash of the previous event: an event before it was removed, replaced or reordered");
-    if (links.seq !== e.seq) return broken(`the event records seq ${links.seq} but is stored at ${e.seq}: events were renumbered`);
-    prevHash = e.hash;
-    prevSeq = e.seq;
-    count++;
+    const verdict = checker.check(e);
+    if (verdict) return verdict;
   }
-  return { ok: true, events: count, lastSeq: prevSeq, lastHash: prevHash, firstBroken: null };
+  return checker.done();
+}
+
+/** verifyChain over events read as they come (from a storage port). */
+export async function verifyChainAsync(events: AsyncIterable<StoredAuditEvent>, start: ChainLink = CHAIN_START): Promise<ChainVerdict> {
+  const checker = chainChecker(start);
+  for await (const e of events) {
+    const verdict = checker.check(e);
+    if (verdict) return verdict;
+  }
+  return checker.done();
 }
 
 /**

@@ -3,39 +3,40 @@ import { auditService } from "./audit-service.js";
 import { clusterService } from "./clusters.js";
 import { inventoryService } from "./inventory.js";
 import { issuanceService } from "./issuance.js";
-import type { KeyVault } from "../keys/envelope-vault.js";
-import { nullObserver, type Observer } from "./observer.js";
+import { issuerCache } from "./issuers.js";
+import { nullObserver, type KeyVault, type Observer, type RootKeys, type Store } from "./ports.js";
 import { revocationService } from "./revocation.js";
 import { rotationService } from "./rotation.js";
-import { signerCache } from "../keys/signers.js";
-import type { Store } from "./ports.js";
 import { tokenService } from "./tokens.js";
 import { trustDomainService } from "./trust-domains.js";
 
 export interface CoreDeps {
   store: Store;
+  /** Root keys, by key reference. */
+  rootKeys: RootKeys;
+  /** The escrow of intermediate keys (sealed per row). */
   vault: KeyVault;
-  /** The WebCrypto provider every key operation goes through (Node's own by default). */
+  /** The WebCrypto provider that verifies signatures and imports escrowed keys (Node's own by default). */
   crypto: Crypto;
   clock: Clock;
   /** Base URL put in CRL distribution points and AIA of new intermediates. */
   publicUrl?: string | undefined;
   /** Validity of the CRLs meshroot signs, in milliseconds (default 7 days). */
   crlValidityMs?: number | undefined;
-  /** Receives issuance, rotation and revocation outcomes (metrics). */
+  /** Receives outcomes (metrics) and changes to what public routes serve (their caches). */
   observer?: Observer | undefined;
 }
 
-/** Wires the core services over one store, vault, crypto provider and clock. */
+/** Wires the core services over one store, key custody, crypto provider and clock. */
 export function createCore(input: CoreDeps) {
   const deps = { ...input, observer: input.observer ?? nullObserver };
-  const signers = signerCache(deps);
-  const issuance = issuanceService({ ...deps, signers });
+  const issuers = issuerCache(deps);
+  const issuance = issuanceService({ ...deps, issuers });
   return {
     trustDomains: trustDomainService(deps),
     clusters: clusterService(deps),
     issuance,
-    revocation: revocationService({ ...deps, signers }),
+    revocation: revocationService({ ...deps, issuers }),
     rotation: rotationService({ ...deps, issuance }),
     tokens: tokenService(deps),
     audit: auditService(deps),

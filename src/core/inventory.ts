@@ -27,10 +27,12 @@ export function inventoryService({ store, clock }: Deps) {
       const record = await store.getIntermediate(serial);
       if (!record) throw new DomainError("certificate_not_found", `no intermediate has serial ${serial}`);
       const der = parseSinglePem(record.certPem, "certificate", ["CERTIFICATE"]).der;
+      const history: AuditEvent[] = [];
+      for await (const e of store.iterateAudit({ target: serial })) history.push(e);
       return {
         record,
         fingerprints: { sha256: record.fingerprintSha256, sha1: createHash("sha1").update(der).digest("hex") },
-        history: [...store.iterateAudit({ target: serial })],
+        history,
       };
     },
   };

@@ -1,23 +1,19 @@
+import { createHash } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { cacertsFiles, type CacertsFiles } from "../istio/cacerts.js";
-import { requireCluster } from "./clusters.js";
-import { createHash } from "node:crypto";
-import { encodeIntermediate } from "../x509/intermediate-encoder.js";
-import { intermediateSubject } from "../x509/intermediate-profile.js";
-import { toPem } from "../x509/pem.js";
+import { encodeCaCertificate } from "../x509/ca-encoder.js";
 import { verifyCsr } from "../x509/csr.js";
-import { generateKeyPairDer, pkcs8Pem } from "../keys/key-pairs.js";
-import { auditInput, type AuditContext } from "./audit.js";
-import type { KeyVault } from "../keys/envelope-vault.js";
-import type { Observer } from "./observer.js";
+import { toPem } from "../x509/pem.js";
+import { generateKeyPairDer, pkcs8Pem } from "../x509/private-keys.js";
+import { intermediateProfile, subjectText } from "../x509/profiles.js";
 import { newSerial } from "../x509/serial.js";
-import type { ClusterPolicy, IntermediateRecord, Page, RootRecord, Store } from "./ports.js";
-import { intermediateKeyAad, type SignerCache } from "../keys/signers.js";
+import { auditInput, type AuditContext } from "./audit.js";
+import { requireCluster } from "./clusters.js";
+import { intermediateKeyAad, type IssuerCache } from "./issuers.js";
+import type { ClusterPolicy, IntermediateRecord, KeyVault, Observer, Page, Store } from "./ports.js";
 import { trustBundle } from "./trust-domains.js";
-
-
 
 /** How far notBefore is set back, for clocks that run a little behind. */
 export const BACKDATE_MS = 60_000;
@@ -46,13 +42,11 @@ type Deps = {
     | "getActiveIntermediate"
     | "getIntermediateByIdempotencyKey"
     | "insertIntermediate"
-    | "announceIntermediate"
     | "appendAudit"
     | "listIntermediates"
   >;
   vault: KeyVault;
-  signers: SignerCache;
-  crypto: Crypto;
+  issuers: IssuerCache;
   clock: Clock;
   observer: Pick<Observer, "issuance">;
   /** Base URL for the CRL distribution point and AIA of new intermediates. */
@@ -63,8 +57,7 @@ type Deps = {
  * Issuance in a fixed order: validate the request → apply the profile → enforce policy → sign →
  * commit (superseding the previous generation in the same transaction).
  */
-export function issuanceService({ store, vault, signers, crypto, clock, observer, publicUrl }: Deps) {
-
+export function issuanceService({ store, vault, issuers, clock, observer, publicUrl }: Deps) {
   /** The cacerts files of an intermediate; decrypts the key only when `withKey`. */
   async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string): Promise<CacertsFiles> {
     const roots = await store.listRoots(record.trustDomain);
@@ -88,7 +81,6 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
      * `rotation_in_progress`, and the CSR errors.
      */
     async issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
-      const ended = store.announceIntermediate();
       try {
         const result = await issue(clusterName, req, ctx);
         if (result.created) observer.issuance("success");
@@ -96,8 +88,6 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
       } catch (err) {
         observer.issuance("failure");
         throw err;
-      } finally {
-        ended();
       }
     },
 
@@ -148,34 +138,27 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
     if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
     const now = clock.now();
     const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
-    const [root, latest] = await Promise.all([signers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
+    const [root, latest] = await Promise.all([issuers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
     const generation = (latest?.generation ?? 0) + 1;
 
     const escrowed = csr ? undefined : await generateKeyPairDer(cluster.policy.keyAlgorithm);
     const serial = newSerial();
-    const organization = root.cert.subjectName.getField("O")[0] ?? "meshroot";
-    const spki = csr ? csr.spki : escrowed!.spki;
-    const der = await encodeIntermediate(
-      {
-        serial,
-        organization,
-        clusterName,
-        generation,
-        spki,
-        issuer: root.subjectDer,
-        rootKeyId: root.keyId,
-        rootKeyAlgorithm: root.keyAlgorithm,
-        rootKey: root.privateKey,
-        ...dates,
-        ...(publicUrl
-          ? {
-              crlUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`,
-              caIssuersUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/certificate`,
-            }
-          : {}),
-      },
-      crypto,
-    );
+    const profile = intermediateProfile(root.organization, clusterName, generation);
+    const der = await encodeCaCertificate({
+      profile,
+      serial,
+      ...dates,
+      spki: csr ? csr.spki : escrowed!.spki,
+      issuer: root.subjectDer,
+      issuerKeyId: root.keyId,
+      signer: root.signer,
+      ...(publicUrl
+        ? {
+            crlUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`,
+            caIssuersUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/certificate`,
+          }
+        : {}),
+    });
     const pkcs8 = escrowed?.pkcs8;
     const record: IntermediateRecord = {
       serial,
@@ -199,7 +182,7 @@ export function issuanceService({ store, vault, signers, crypto, clock, observer
       idempotencyKey: req.idempotencyKey ?? null,
       requestHash: req.requestHash ?? null,
       createdAt: now,
-      subject: intermediateSubject(organization, clusterName, generation),
+      subject: subjectText(profile.subject),
     };
     const result = await store.insertIntermediate(
       record,

@@ -1,10 +1,20 @@
-import type { AuditEvent, AuditInput, AuditOutcome, ChainVerdict } from "./audit.js";
+import type { Clock } from "../clock.js";
 import type { KeyAlgorithm } from "../x509/key-algorithms.js";
+import type { Signer } from "../x509/signer.js";
+import type { AuditEvent, AuditInput, AuditOutcome, ChainVerdict, StoredAuditEvent } from "./audit.js";
 
 /**
- * The storage the core needs, declared by the core and implemented in src/store. Every method
- * that writes is atomic on its own; methods are async so that a networked backend fits later.
+ * The ports: everything the core needs from outside, declared here and implemented elsewhere —
+ * storage by the adapters in src/store/<backend>/ (each must pass test/store/contract.ts), keys by
+ * src/keys/, time by src/clock.ts, counters and cache invalidation by the HTTP layer. Nothing in
+ * the core knows which implementation runs.
+ *
+ * Storage rules every backend keeps: every method is async; every method that writes is atomic
+ * on its own and carries its audit event in the same transaction; a write that races another
+ * fails with the documented code instead of corrupting state.
  */
+
+export type { Clock, Signer, StoredAuditEvent };
 
 export type RootStatus = "active" | "retiring" | "retired";
 export type IntermediateStatus = "active" | "superseded" | "revoked";
@@ -33,7 +43,8 @@ export interface RootRecord {
   /** Hex subject key identifier: the AKI of every intermediate it signs. */
   keyId: string;
   certPem: string;
-  sealedKey: Uint8Array;
+  /** Where the root's private key is, for RootKeys.signerFor: `sealed:…` today, `pkcs11:…` later. Never key bytes in the clear. */
+  keyRef: string;
   fingerprintSha256: string;
   notBefore: Date;
   notAfter: Date;
@@ -144,12 +155,6 @@ export interface IntermediateStore {
    * written only when the record is.
    */
   insertIntermediate(record: IntermediateRecord, audit: AuditInput): Promise<{ record: IntermediateRecord; created: boolean }>;
-  /**
-   * Announces an issuance that is on its way to insertIntermediate, so that a store which
-   * batches commits can wait for it instead of committing early. Call the returned function
-   * when the issuance ends, whether or not it reached insertIntermediate.
-   */
-  announceIntermediate(): () => void;
   getIntermediate(serial: string): Promise<IntermediateRecord | undefined>;
   getIntermediateByIdempotencyKey(cluster: string, key: string): Promise<IntermediateRecord | undefined>;
   getActiveIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;
@@ -196,16 +201,6 @@ export interface CrlStore {
   getLatestCrl(issuerSerial: string): Promise<CrlRecord | undefined>;
   /** Inserts a CRL; throws `crl_conflict` when another CRL took the same seq first. */
   insertCrl(crl: CrlRecord, audit: AuditInput | null): Promise<void>;
-  /**
-   * Marks an intermediate revoked and inserts the root CRL that lists it, in one transaction.
-   * Throws `already_revoked`, `certificate_not_found`, `crl_conflict`.
-   */
-  revokeIntermediate(revocation: Revocation, audit: AuditInput): Promise<IntermediateRecord>;
-  /**
-   * Marks a cluster decommissioned and, when given, revokes its active intermediate, in one
-   * transaction. Throws `cluster_decommissioned`, `crl_conflict`.
-   */
-  decommissionCluster(name: string, at: Date, revocation: Revocation | undefined, audit: AuditInput): Promise<ClusterRecord>;
   /** Revoked intermediates a root signed, oldest revocation first. */
   listRevokedByRoot(rootSerial: string): Promise<{ serial: string; revokedAt: Date; reason: string }[]>;
   /** Intermediates of a trust domain that are neither revoked nor expired at `now`. */
@@ -215,6 +210,23 @@ export interface CrlStore {
    * valid at `now`: the ones the refresher re-signs. By serial, at most `limit`, after `after`.
    */
   listIntermediatesNeedingCrl(trustDomain: string, now: Date, freshAfter: Date, page: { limit: number; after?: string | undefined }): Promise<IntermediateRecord[]>;
+}
+
+export interface RevocationStore {
+  /**
+   * Marks an intermediate revoked and inserts the root CRL that lists it, in one transaction.
+   * Throws `already_revoked`, `certificate_not_found`, `crl_conflict`.
+   */
+  revokeIntermediate(revocation: Revocation, audit: AuditInput): Promise<IntermediateRecord>;
+  /**
+   * Marks a cluster decommissioned and, when given, revokes its active intermediate, in one
+   * transaction. Throws `cluster_not_found`, `cluster_decommissioned`, `crl_conflict`.
+   */
+  decommissionCluster(name: string, at: Date, revocation: Revocation | undefined, audit: AuditInput): Promise<ClusterRecord>;
+}
+
+/** Questions about the whole fleet: what is due for rotation, what is active, what is revoked. */
+export interface FleetQueries {
   /** Active intermediates of live clusters whose rotate_after is at or before `before`. */
   listDueIntermediates(before: Date, trustDomain: string | undefined): Promise<IntermediateRecord[]>;
   /** The active intermediate of every cluster that is not decommissioned. */
@@ -236,15 +248,89 @@ export interface AuditFilter {
   until?: Date | undefined;
 }
 
+/**
+ * The audit trail: one hash chain with one order. Every append (here or inside another write)
+ * chains to the event committed just before it, with seq = previous seq + 1, however many
+ * writers there are: the backend serialises appends (SQLite's single writer; a lock elsewhere)
+ * and keeps seq unique as a backstop, so the chain cannot fork.
+ */
 export interface AuditStore {
   /** Appends one event in its own transaction (reads of key material, denied requests). */
   appendAudit(input: AuditInput): Promise<AuditEvent>;
   /** Newest first; `page.before` is a seq. */
   listAudit(filter: AuditFilter, page: { limit: number; before?: number | undefined }): Promise<AuditEvent[]>;
-  /** Every matching event in seq order, streamed. */
-  iterateAudit(filter: AuditFilter): Iterable<AuditEvent>;
-  /** Recomputes the whole chain with verifyChain (audit.ts) over the stored events. */
-  verifyAudit(): Promise<ChainVerdict>;
+  /**
+   * Every matching event in seq order. Read in pages: a slow consumer holds no connection or
+   * lock that writers need.
+   */
+  iterateAudit(filter: AuditFilter): AsyncIterable<AuditEvent>;
+  /** The stored chain in seq order, as stored (canonical text and hash): what verifyChain reads. */
+  readAuditChain(): AsyncIterable<StoredAuditEvent>;
+  /**
+   * Optional speed-up: the verdict of verifyChain over readAuditChain, computed by the backend
+   * in parallel. Must equal the one pass; undefined when the backend declines (small chains).
+   */
+  verifyAuditInParallel?(): Promise<ChainVerdict | undefined>;
 }
 
-export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & AuditStore;
+export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & RevocationStore & FleetQueries & AuditStore;
+
+/**
+ * Root keys, by reference: the core asks for a signer and never sees a root key's bytes.
+ * Implemented by src/keys/ (sealed under the master key today; an HSM later).
+ */
+export interface RootKeys {
+  /**
+   * Creates a key pair for a new root. The signer works at once (to self-sign the certificate);
+   * `bind` then ties the key to the root's serial and returns the key reference to store.
+   */
+  generate(alg: KeyAlgorithm): Promise<PendingRootKey>;
+  /** Takes an imported root's private key (PKCS#8 DER) into custody, as generate does. */
+  importPkcs8(pkcs8: Uint8Array<ArrayBuffer>, alg: KeyAlgorithm): Promise<PendingRootKey>;
+  /** The signer of a stored root key; throws `decryption_failed`, `master_key_mismatch`, `key_unavailable`. */
+  signerFor(keyRef: string, alg: KeyAlgorithm): Promise<Signer>;
+}
+
+export interface PendingRootKey {
+  signer: Signer;
+  /** The key reference to store in the row of root `serial`. */
+  bind(serial: string): Promise<string>;
+}
+
+/**
+ * The escrow of intermediate keys that meshroot holds because the cacerts Secret must carry
+ * them: sealed for the row they belong to, opened only to emit a Secret or sign a CRL.
+ */
+export interface KeyVault {
+  /** Short identifier of the master key. */
+  readonly keyId: string;
+  /** Encrypts `plaintext` bound to `aad`, the identity of the record that stores it. */
+  seal(plaintext: Uint8Array, aad: string): Promise<Uint8Array>;
+  /** Decrypts a sealed record; throws `decryption_failed` or `master_key_mismatch`. */
+  open(sealed: Uint8Array, aad: string): Promise<Uint8Array<ArrayBuffer>>;
+}
+
+/**
+ * What the core reports as it works: outcome counters for metrics, and changes to what the
+ * public routes serve (so that their caches drop the old bytes). The core knows nothing of
+ * Prometheus or HTTP caching.
+ */
+export interface Observer {
+  issuance(outcome: "success" | "failure"): void;
+  rotation(outcome: "success" | "failure" | "skipped"): void;
+  revocation(outcome: "success" | "failure"): void;
+  /** A trust domain's bundle changed (a root was added or left). */
+  bundleChanged(trustDomain: string): void;
+  /** A CRL of the trust domain was signed or uploaded. */
+  crlChanged(trustDomain: string): void;
+}
+
+export const nullObserver: Observer = { issuance() {}, rotation() {}, revocation() {}, bundleChanged() {}, crlChanged() {} };
+
+/** One Observer that tells each of `parts` what it listens to. */
+export function combineObservers(...parts: Partial<Observer>[]): Observer {
+  const all = (key: keyof Observer) => (arg: string) => {
+    for (const p of parts) (p[key] as ((a: string) => void) | undefined)?.(arg);
+  };
+  return { issuance: all("issuance"), rotation: all("rotation"), revocation: all("revocation"), bundleChanged: all("bundleChanged"), crlChanged: all("crlChanged") };
+}

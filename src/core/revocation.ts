@@ -4,11 +4,8 @@ import { DomainError, isDomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import { signCrlDer, verifyUploadedCrl, type CrlEntry, type RevocationReason, type SignedCrl } from "../x509/crl.js";
 import { toPem } from "../x509/pem.js";
-import type { Observer } from "./observer.js";
-import type { SignerCache } from "../keys/signers.js";
-import { PUBLIC_CACHE_MS } from "./trust-domains.js";
-import { ttlCache } from "../http/ttl-cache.js";
-import type { ClusterRecord, CrlRecord, IntermediateRecord, RootRecord, Store } from "./ports.js";
+import type { IssuerCache } from "./issuers.js";
+import type { ClusterRecord, CrlRecord, IntermediateRecord, Observer, RootRecord, Store } from "./ports.js";
 
 export const DEFAULT_CRL_VALIDITY_MS = 7 * 86_400_000;
 const MAX_ATTEMPTS = 8;
@@ -29,22 +26,20 @@ type Deps = {
     | "listIntermediatesNeedingCrl"
     | "listTrustDomains"
   >;
-  signers: SignerCache;
+  issuers: IssuerCache;
   crypto: Crypto;
   clock: Clock;
-  observer: Pick<Observer, "revocation">;
+  observer: Pick<Observer, "revocation" | "crlChanged">;
   /** How long a CRL meshroot signs is valid (nextUpdate - thisUpdate); re-signed at half of it. */
   crlValidityMs?: number | undefined;
 };
 
 /** Revocation, decommissioning, and the CRLs of roots and intermediates. */
-export function revocationService({ store, signers, crypto, clock, observer, crlValidityMs = DEFAULT_CRL_VALIDITY_MS }: Deps) {
-  // Public CRL reads are cached briefly; every CRL this process writes clears the cache first.
-  const crlCache = ttlCache<Uint8Array>(clock, PUBLIC_CACHE_MS);
-  /** Clears the CRL cache once a write that changed a CRL has committed. */
-  const afterCrlWrite = async <T>(write: Promise<T>): Promise<T> => {
+export function revocationService({ store, issuers, crypto, clock, observer, crlValidityMs = DEFAULT_CRL_VALIDITY_MS }: Deps) {
+  /** Reports the CRL change once a write that changed a CRL of `trustDomain` has committed. */
+  const afterCrlWrite = async <T>(trustDomain: string, write: Promise<T>): Promise<T> => {
     const result = await write;
-    crlCache.clear();
+    observer.crlChanged(trustDomain);
     return result;
   };
   const stale = (crl: CrlRecord | undefined, now: Date) =>
@@ -53,7 +48,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
   async function buildRootCrl(root: RootRecord, seq: number, now: Date, extra?: CrlEntry): Promise<CrlRecord> {
     const revoked = (await store.listRevokedByRoot(root.serial)).map((r) => ({ ...r, reason: r.reason as RevocationReason }));
     const entries = extra ? [...revoked, extra] : revoked;
-    const crl = await signCrlDer({ signer: await signers.root(root), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries }, crypto);
+    const crl = await signCrlDer({ issuer: await issuers.root(root), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries });
     return crlRecord(root.serial, "root", root.trustDomain, seq, crl, entries.length, now);
   }
 
@@ -76,7 +71,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
     const crl = await build((latest?.seq ?? 0) + 1, now);
     try {
       await store.insertCrl(crl, null);
-      crlCache.clear();
+      observer.crlChanged(crl.trustDomain);
       return crl;
     } catch (err) {
       if (!isDomainError(err, "crl_conflict")) throw err;
@@ -89,10 +84,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
   const intermediateCrl = (rec: IntermediateRecord) =>
     freshCrl(rec.serial, async (seq, now) => {
       // meshroot issues no certificates under an intermediate, so an escrowed intermediate's CRL is empty.
-      const crl = await signCrlDer(
-        { signer: await signers.intermediate(rec), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries: [] },
-        crypto,
-      );
+      const crl = await signCrlDer({ issuer: await issuers.intermediate(rec), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries: [] });
       return crlRecord(rec.serial, "intermediate", rec.trustDomain, seq, crl, 0, now);
     });
 
@@ -123,7 +115,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
         if (!rec) throw new DomainError("certificate_not_found", `no intermediate has serial ${serial}`);
         if (rec.status === "revoked") throw new DomainError("already_revoked", `intermediate ${serial} was already revoked at ${rec.revokedAt!.toISOString()}`);
         const revocation = await revocationOf(rec, reason);
-        return afterCrlWrite(store.revokeIntermediate(
+        return afterCrlWrite(rec.trustDomain, store.revokeIntermediate(
           revocation,
           auditInput(ctx, revocation.revokedAt, "intermediate.revoke", { type: "intermediate", id: serial }, rec, {
             reason,
@@ -151,7 +143,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
         const active = await store.getActiveIntermediate(name);
         const revocation = active ? await revocationOf(active, "cessationOfOperation") : undefined;
         const now = clock.now();
-        return afterCrlWrite(store.decommissionCluster(
+        return afterCrlWrite(cluster.trustDomain, store.decommissionCluster(
           name,
           now,
           revocation,
@@ -163,16 +155,11 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
       });
     },
 
-    /** The CRL rootCrlDer produced less than a second ago, if any (no waiting, no lookup). */
-    cachedRootCrlDer: (trustDomain: string): Uint8Array | undefined => crlCache.peek(trustDomain),
-
     /** The active root's current CRL (DER); throws `trust_domain_not_found`. */
-    rootCrlDer(trustDomain: string): Promise<Uint8Array> {
-      return crlCache.get(trustDomain, async () => {
-        const roots = await rootsOf(trustDomain);
-        const active = roots.find((r) => r.status === "active") ?? roots[roots.length - 1]!;
-        return (await rootCrl(active)).der;
-      });
+    async rootCrlDer(trustDomain: string): Promise<Uint8Array> {
+      const roots = await rootsOf(trustDomain);
+      const active = roots.find((r) => r.status === "active") ?? roots[roots.length - 1]!;
+      return (await rootCrl(active)).der;
     },
 
     /**
@@ -230,7 +217,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
           crlNumber: number ?? null,
           uploaded: true,
         };
-        await store.insertCrl(
+        await afterCrlWrite(rec.trustDomain, store.insertCrl(
           record,
           auditInput(ctx, now, "crl.upload", { type: "intermediate", id: serial }, rec, {
             crlNumber: record.crlNumber,
@@ -238,7 +225,7 @@ export function revocationService({ store, signers, crypto, clock, observer, crl
             nextUpdate: record.nextUpdate.toISOString(),
             entries: record.entries,
           }),
-        );
+        ));
         return record;
       });
     },

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
 import { keyAlgorithmOf, type KeyAlgorithm } from "../x509/key-algorithms.js";
-import { parsePrivateKeyPem } from "../keys/key-pairs.js";
+import { parsePrivateKeyPem } from "../x509/private-keys.js";
 import { parseSinglePem } from "../x509/pem.js";
 
 export interface ImportedRoot {

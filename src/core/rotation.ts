@@ -2,9 +2,8 @@ import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService, IssueResult } from "./issuance.js";
-import type { Observer } from "./observer.js";
 import { clusterState, type ClusterState } from "./cluster-state.js";
-import type { Store } from "./ports.js";
+import type { Observer, Store } from "./ports.js";
 
 export interface DueCluster {
   cluster: string;

@@ -1,20 +1,14 @@
 import type { Clock } from "../clock.js";
 import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
-import { auditInput, type AuditContext } from "./audit.js";
 import { certPem, fingerprintSha256, signRoot, subjectKeyId } from "../x509/certificates.js";
 import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm } from "../x509/key-algorithms.js";
-import { exportPkcs8, generateKeyPair } from "../keys/key-pairs.js";
-import type { KeyVault } from "../keys/envelope-vault.js";
+import { auditInput, type AuditContext } from "./audit.js";
+import type { Observer, Page, RootKeys, RootRecord, Store, TrustDomainRecord } from "./ports.js";
 import { validateImportedRoot } from "./root-import.js";
-import { rootKeyAad } from "../keys/signers.js";
-import { ttlCache } from "../http/ttl-cache.js";
-import type { Page, RootRecord, Store, TrustDomainRecord } from "./ports.js";
 
 export const DEFAULT_ORGANIZATION = "meshroot";
 export const DEFAULT_ROOT_VALIDITY_DAYS = 3650;
-/** How stale a public read (bundle, CRL) may be when another process changed it. */
-export const PUBLIC_CACHE_MS = 1000;
 
 export interface CreateTrustDomainInput {
   name: string;
@@ -29,15 +23,14 @@ export interface TrustDomainWithRoots {
 
 type Deps = {
   store: Pick<Store, "createTrustDomain" | "getTrustDomain" | "listTrustDomains" | "listRoots">;
-  vault: KeyVault;
+  rootKeys: RootKeys;
   crypto: Crypto;
   clock: Clock;
+  observer: Pick<Observer, "bundleChanged">;
 };
 
 /** Trust domains and their roots. */
-export function trustDomainService({ store, vault, crypto, clock }: Deps) {
-  const bundles = ttlCache<string>(clock, PUBLIC_CACHE_MS);
-
+export function trustDomainService({ store, rootKeys, crypto, clock, observer }: Deps) {
   async function get(name: string): Promise<TrustDomainWithRoots> {
     const domain = await store.getTrustDomain(name);
     if (!domain) throw new DomainError("trust_domain_not_found", `trust domain ${name} does not exist`);
@@ -55,35 +48,24 @@ export function trustDomainService({ store, vault, crypto, clock }: Deps) {
         throw new DomainError("trust_domain_exists", `trust domain ${input.name} already exists`);
       }
       const now = clock.now();
-      let root: Omit<RootRecord, "sealedKey">;
-      let pkcs8: Uint8Array;
       let organization = input.root?.organization ?? DEFAULT_ORGANIZATION;
+      let cert: import("@peculiar/x509").X509Certificate;
+      let keyAlgorithm: KeyAlgorithm;
+      let key: Awaited<ReturnType<RootKeys["generate"]>>;
       if (input.import) {
         const imported = await validateImportedRoot(input.import, now, crypto);
         organization = imported.cert.subjectName.getField("O")[0] ?? DEFAULT_ORGANIZATION;
-        pkcs8 = imported.pkcs8;
-        root = describeRoot(input.name, imported.cert, imported.keyAlgorithm, true, now);
-        // A root without a SKI still gets a key id, computed the RFC 5280 way, for the AKI it signs.
-        if (!root.keyId) root.keyId = Buffer.from(await imported.cert.publicKey.getKeyIdentifier(crypto)).toString("hex");
+        ({ cert, keyAlgorithm } = imported);
+        key = await rootKeys.importPkcs8(imported.pkcs8, keyAlgorithm);
       } else {
-        const keyAlgorithm = input.root?.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM;
-        const keys = await generateKeyPair(crypto, keyAlgorithm);
+        keyAlgorithm = input.root?.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM;
+        key = await rootKeys.generate(keyAlgorithm);
         const validityDays = input.root?.validityDays ?? DEFAULT_ROOT_VALIDITY_DAYS;
-        const signed = await signRoot(
-          {
-            trustDomain: input.name,
-            organization,
-            keyAlgorithm,
-            keys,
-            notBefore: new Date(Math.floor(now.getTime() / 1000) * 1000 - 60_000),
-            notAfter: new Date(Math.floor(now.getTime() / 1000) * 1000 + validityDays * DAY_MS),
-          },
-          crypto,
-        );
-        pkcs8 = await exportPkcs8(crypto, keys.privateKey);
-        root = describeRoot(input.name, signed.cert, keyAlgorithm, false, now);
+        const t = Math.floor(now.getTime() / 1000) * 1000;
+        cert = await signRoot({ trustDomain: input.name, organization, notBefore: new Date(t - 60_000), notAfter: new Date(t + validityDays * DAY_MS), signer: key.signer });
       }
-      const record: RootRecord = { ...root, sealedKey: await vault.seal(pkcs8, rootKeyAad(root.serial)) };
+      const root = describeRoot(input.name, cert, keyAlgorithm, input.import !== undefined, now);
+      const record: RootRecord = { ...root, keyRef: await key.bind(root.serial) };
       const domain: TrustDomainRecord = { name: input.name, organization, createdAt: now };
       await store.createTrustDomain(
         domain,
@@ -96,7 +78,7 @@ export function trustDomainService({ store, vault, crypto, clock }: Deps) {
           fingerprintSha256: record.fingerprintSha256,
         }),
       );
-      bundles.clear(input.name);
+      observer.bundleChanged(input.name);
       return { domain, roots: [record] };
     },
 
@@ -107,11 +89,7 @@ export function trustDomainService({ store, vault, crypto, clock }: Deps) {
     listRoots: (name: string) => store.listRoots(name),
 
     /** The PEM trust bundle: every root not retired, oldest first; throws `trust_domain_not_found`. */
-    bundlePem(name: string): Promise<string> {
-      return bundles.get(name, async () => trustBundle((await get(name)).roots).join(""));
-    },
-    /** The bundle bundlePem computed less than a second ago, if any (no waiting, no lookup). */
-    cachedBundlePem: (name: string): string | undefined => bundles.peek(name),
+    bundlePem: async (name: string): Promise<string> => trustBundle((await get(name)).roots).join(""),
   };
 }
 
@@ -131,7 +109,7 @@ function describeRoot(
   keyAlgorithm: KeyAlgorithm,
   imported: boolean,
   now: Date,
-): Omit<RootRecord, "sealedKey"> {
+): Omit<RootRecord, "keyRef"> {
   return {
     serial: cert.serialNumber.toLowerCase(),
     trustDomain,

@@ -10,6 +10,7 @@ import { installAuth } from "./auth.js";
 import { authFailureLimiter } from "./auth-rate-limit.js";
 import { installErrorHandling } from "./error-handler.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { publicCache, type PublicCache } from "./public-cache.js";
 import { registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
 import { auditRoutes } from "./routes/audit.js";
 import { clusterRoutes } from "./routes/clusters.js";
@@ -30,6 +31,11 @@ export interface AppDeps {
   authFailures?: { limit: number; windowMs: number } | undefined;
   /** Prometheus metrics wired to the core's observer (a fresh, fleet-less one when absent). */
   metrics?: Metrics | undefined;
+  /**
+   * The public routes' cache, fed by the core's change events (see public-cache.ts); without it
+   * the bundle and CRL are computed on every request.
+   */
+  publicCache?: PublicCache | undefined;
   /** TLS server options; the API is plain HTTP without them. */
   https?: HttpsServerOptions | undefined;
 }
@@ -81,7 +87,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () => app.swagger());
 
-  const routeDeps = { core: deps.core, clock: deps.clock };
+  const routeDeps = { core: deps.core, clock: deps.clock, publicCache: deps.publicCache ?? publicCache(deps.clock, 0) };
   await app.register(healthRoutes, { readiness: deps.readiness, metrics });
   await app.register(trustDomainRoutes, routeDeps);
   await app.register(clusterRoutes, routeDeps);

@@ -16,7 +16,6 @@ const STATUS: Record<ErrorCode, number> = {
   idempotency_key_reused: 422,
   trust_domain_not_found: 404,
   cluster_not_found: 404,
-  intermediate_not_found: 404,
   token_not_found: 404,
   trust_domain_exists: 409,
   cluster_exists: 409,
@@ -28,6 +27,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   decryption_failed: 500,
   master_key_mismatch: 500,
+  key_unavailable: 503,
   config_invalid: 500,
   certificate_not_found: 404,
   already_revoked: 409,
@@ -92,7 +92,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof DomainError) {
       const status = STATUS[err.code];
-      if (status >= 500) return internal(err, request, reply);
+      // 503: a dependency (a key store) is unavailable; say which problem, keep the rest in the log.
+      if (status === 503) request.log.error({ err }, "request failed: a dependency is unavailable");
+      else if (status >= 500) return internal(err, request, reply);
       return sendProblem(request, reply, status, err.code, err.message, err.errors);
     }
     if (hasZodFastifySchemaValidationErrors(err)) {

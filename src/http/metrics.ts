@@ -1,11 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { Observer } from "../core/observer.js";
-import type { Store } from "../core/ports.js";
+import type { FleetQueries, Observer, Store } from "../core/ports.js";
 import type { Clock } from "../clock.js";
 import { requestHistogram } from "./request-histogram.js";
 
-type FleetStore = Pick<Store, "listActiveIntermediates" | "listTrustDomains" | "listRoots" | "getLatestCrl">;
+type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl">;
 
 /**
  * meshroot's Prometheus metrics: fleet state read from the database at scrape time, outcome
@@ -20,7 +19,7 @@ export function createMetrics() {
     rotation: new Counter({ name: "meshroot_rotations_total", help: "Per-cluster results of rotation runs by outcome", labelNames: ["outcome"], registers: [registry] }),
     revocation: new Counter({ name: "meshroot_revocations_total", help: "Revocations by outcome", labelNames: ["outcome"], registers: [registry] }),
   };
-  const observer: Observer = {
+  const observer: Pick<Observer, "issuance" | "rotation" | "revocation"> = {
     issuance: (outcome) => counters.issuance.inc({ outcome }),
     rotation: (outcome) => counters.rotation.inc({ outcome }),
     revocation: (outcome) => counters.revocation.inc({ outcome }),

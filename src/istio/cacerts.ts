@@ -6,7 +6,7 @@ export type SecretType = "opaque" | "tls";
 export const DEFAULT_NAMESPACE = "istio-system";
 export const SECRET_NAME = "cacerts";
 
-/** The files istiod reads from its `cacerts` Secret (DESIGN §4). */
+/** The files istiod reads from its `cacerts` Secret (docs/architecture.md, "What meshroot emits"). */
 export interface CacertsFiles {
   "ca-cert.pem": string;
   /** Absent for external custody: the key never reaches meshroot. */

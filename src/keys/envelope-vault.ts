@@ -1,19 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import type { KeyVault } from "../core/ports.js";
 import { DomainError } from "../errors.js";
-
-/**
- * The key-storage boundary: every private key at rest goes through a KeyVault. This one is
- * AES-256-GCM envelope encryption under a master key; an HSM-backed vault implements the same
- * interface later.
- */
-export interface KeyVault {
-  /** Short identifier of the master key (first 8 bytes of its SHA-256, hex). */
-  readonly keyId: string;
-  /** Encrypts `plaintext` bound to `aad`, the identity of the record that stores it. */
-  seal(plaintext: Uint8Array, aad: string): Promise<Uint8Array>;
-  /** Decrypts a sealed record; throws `decryption_failed` or `master_key_mismatch`. */
-  open(sealed: Uint8Array, aad: string): Promise<Uint8Array<ArrayBuffer>>;
-}
 
 const MAGIC = Buffer.from("MRK1");
 const KID_LEN = 8;
@@ -23,7 +10,7 @@ const DEK_LEN = 32;
 const HEADER_LEN = MAGIC.length + KID_LEN + NONCE_LEN + DEK_LEN + TAG_LEN + NONCE_LEN + TAG_LEN;
 
 /**
- * An envelope vault under a 32-byte master key. Each record gets a fresh data key and fresh
+ * The KeyVault of src/core/ports.ts: AES-256-GCM envelope encryption under a 32-byte master key. Each record gets a fresh data key and fresh
  * nonces; both the data and the wrapped data key are authenticated with the record identity as
  * additional data, so a ciphertext copied to another row fails to open.
  * Layout: "MRK1" | kid(8) | wrapNonce(12) | wrappedDek(32) | wrapTag(16) | nonce(12) | tag(16) | ciphertext.

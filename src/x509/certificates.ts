@@ -1,82 +1,35 @@
 import { createHash } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import { signingAlgorithm, type KeyAlgorithm } from "./key-algorithms.js";
-import { intermediateProfile, type IntermediateProfileInput } from "./intermediate-profile.js";
-import { rootProfile } from "./root-profile.js";
+import { encodeCaCertificate, keyIdentifier } from "./ca-encoder.js";
+import { rootProfile } from "./profiles.js";
 import { newSerial } from "./serial.js";
+import type { Signer } from "./signer.js";
 
-export interface SignedRoot {
-  cert: x509.X509Certificate;
-  serial: string;
-  keyId: string;
-}
-
-/** Issues a self-signed root from the root profile. */
-export async function signRoot(
-  input: {
-    trustDomain: string;
-    organization: string;
-    keyAlgorithm: KeyAlgorithm;
-    keys: CryptoKeyPair;
-    notBefore: Date;
-    notAfter: Date;
-  },
-  crypto: Crypto,
-): Promise<SignedRoot> {
-  const profile = await rootProfile({ ...input, publicKey: input.keys.publicKey }, crypto);
-  const serial = newSerial();
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      serialNumber: serial,
-      subject: profile.subject,
-      issuer: profile.subject,
-      notBefore: input.notBefore,
-      notAfter: input.notAfter,
-      publicKey: input.keys.publicKey,
-      signingKey: input.keys.privateKey,
-      signingAlgorithm: signingAlgorithm(input.keyAlgorithm),
-      extensions: profile.extensions,
-    },
-    crypto,
-  );
-  return { cert, serial, keyId: subjectKeyId(cert) };
-}
-
-export interface SigningRoot {
-  cert: x509.X509Certificate;
-  keyAlgorithm: KeyAlgorithm;
-  keyId: string;
-  privateKey: CryptoKey;
-  /** DER of the certificate's subject: the issuer name of what it signs. */
+/** What signs under an issuer: its subject (the issuer name of what it signs), its SKI, and its signer. */
+export interface Issuer {
+  /** DER of the issuer certificate's subject. */
   subjectDer: Uint8Array;
+  /** Hex subject key identifier: the AKI of everything it signs. */
+  keyId: string;
+  signer: Signer;
 }
 
-/** Issues a cluster intermediate under `root` from the intermediate profile. */
-export async function signIntermediate(
-  input: Omit<IntermediateProfileInput, "rootKeyId"> & { serial: string; notBefore: Date; notAfter: Date },
-  root: SigningRoot,
-  crypto: Crypto,
-): Promise<x509.X509Certificate> {
-  const profile = await intermediateProfile({ ...input, rootKeyId: root.keyId }, crypto);
-  return x509.X509CertificateGenerator.create(
-    {
-      serialNumber: input.serial,
-      subject: profile.subject,
-      issuer: root.cert.subjectName,
-      notBefore: input.notBefore,
-      notAfter: input.notAfter,
-      publicKey: input.publicKey,
-      signingKey: root.privateKey,
-      signingAlgorithm: signingAlgorithm(root.keyAlgorithm),
-      extensions: profile.extensions,
-    },
-    crypto,
-  );
+/** Issues a self-signed root from the root profile with `signer`'s key; throws what the signer throws. */
+export async function signRoot(input: { trustDomain: string; organization: string; notBefore: Date; notAfter: Date; signer: Signer }): Promise<x509.X509Certificate> {
+  const der = await encodeCaCertificate({
+    profile: rootProfile(input.organization, input.trustDomain),
+    serial: newSerial(),
+    notBefore: input.notBefore,
+    notAfter: input.notAfter,
+    spki: input.signer.spki,
+    signer: input.signer,
+  });
+  return new x509.X509Certificate(new Uint8Array(der));
 }
 
-/** Hex subject key identifier of a certificate, or "" when it has none. */
+/** Hex subject key identifier of a certificate: its SKI extension, else computed from its key (RFC 5280 method 1). */
 export function subjectKeyId(cert: x509.X509Certificate): string {
-  return cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? "";
+  return cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? keyIdentifier(new Uint8Array(cert.publicKey.rawData));
 }
 
 /** Lowercase hex SHA-256 of the certificate's DER. */

@@ -1,46 +1,13 @@
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
-import { signingAlgorithm, type KeyAlgorithm } from "./key-algorithms.js";
-import { encodeCrl } from "./crl-encoder.js";
+import type { Issuer } from "./certificates.js";
+import { encodeCrl, type CrlEntry } from "./crl-encoder.js";
 import { parseSinglePem } from "./pem.js";
 
-export const CRL_NUMBER_OID = "2.5.29.20";
-
+export type { CrlEntry };
 export { REVOCATION_REASONS, REVOCATION_REASON_NAMES, type RevocationReason } from "./revocation-reasons.js";
-import { REVOCATION_REASONS, type RevocationReason } from "./revocation-reasons.js";
 
-export interface CrlEntry {
-  serial: string;
-  revokedAt: Date;
-  reason: RevocationReason;
-}
-
-export interface CrlSigner {
-  cert: x509.X509Certificate;
-  keyAlgorithm: KeyAlgorithm;
-  keyId: string;
-  privateKey: CryptoKey;
-}
-
-/** DER of a non-negative INTEGER. */
-function derInteger(n: number): Uint8Array<ArrayBuffer> {
-  let hex = n.toString(16);
-  if (hex.length % 2) hex = `0${hex}`;
-  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = `00${hex}`;
-  const body = Buffer.from(hex, "hex");
-  return new Uint8Array([0x02, body.length, ...body]);
-}
-
-/**
- * Signs an RFC 5280 v2 CRL: issuer and AKI of `signer`, CRL number, thisUpdate, nextUpdate, and
- * each entry with its revocation date and reason code.
- */
-export async function signCrl(
-  input: { signer: CrlSigner; number: number; thisUpdate: Date; nextUpdate: Date; entries: CrlEntry[] },
-  crypto: Crypto,
-): Promise<x509.X509Crl> {
-  return new x509.X509Crl((await signCrlDer(input, crypto)).der, { berOptions: { maxNodes: 100 + 12 * input.entries.length } });
-}
+export const CRL_NUMBER_OID = "2.5.29.20";
 
 export interface SignedCrl {
   der: Uint8Array<ArrayBuffer>;
@@ -49,40 +16,14 @@ export interface SignedCrl {
   nextUpdate: Date;
 }
 
-/** Signs a CRL (as signCrl) and returns its DER without parsing it back: for CRLs of any size. */
-export async function signCrlDer(
-  input: { signer: CrlSigner; number: number; thisUpdate: Date; nextUpdate: Date; entries: CrlEntry[] },
-  crypto: Crypto,
-): Promise<SignedCrl> {
-  const { signer } = input;
+/**
+ * Signs an RFC 5280 v2 CRL as `issuer`: AKI, CRL number, thisUpdate, nextUpdate, and each entry
+ * with its revocation date and reason code. Returns its DER without parsing it back: for CRLs of any size.
+ */
+export async function signCrlDer(input: { issuer: Issuer; number: number; thisUpdate: Date; nextUpdate: Date; entries: CrlEntry[] }): Promise<SignedCrl> {
   const seconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
-  const der = await encodeCrl(
-    { issuer: signer.cert, keyAlgorithm: signer.keyAlgorithm, keyId: signer.keyId, privateKey: signer.privateKey, number: input.number, thisUpdate: input.thisUpdate, nextUpdate: input.nextUpdate, entries: input.entries },
-    crypto,
-  );
+  const der = await encodeCrl(input);
   return { der, thisUpdate: seconds(input.thisUpdate), nextUpdate: seconds(input.nextUpdate) };
-}
-
-/** The same CRL through @peculiar/x509's generic encoder: the reference the fast encoder is tested against. */
-export async function signCrlGeneric(
-  input: { signer: CrlSigner; number: number; thisUpdate: Date; nextUpdate: Date; entries: CrlEntry[] },
-  crypto: Crypto,
-): Promise<x509.X509Crl> {
-  return x509.X509CrlGenerator.create(
-    {
-      issuer: input.signer.cert.subjectName,
-      thisUpdate: input.thisUpdate,
-      nextUpdate: input.nextUpdate,
-      signingKey: input.signer.privateKey,
-      signingAlgorithm: signingAlgorithm(input.signer.keyAlgorithm),
-      extensions: [
-        new x509.AuthorityKeyIdentifierExtension(input.signer.keyId, false),
-        new x509.Extension(CRL_NUMBER_OID, false, derInteger(input.number)),
-      ],
-      entries: input.entries.map((e) => ({ serialNumber: e.serial, revocationDate: e.revokedAt, reason: REVOCATION_REASONS[e.reason] })),
-    },
-    crypto,
-  );
 }
 
 /** The CRL number of a CRL, or undefined when it has none. */

@@ -1,4 +1,5 @@
-/** Small DER writers for the fixed shapes meshroot encodes itself (intermediates, CRLs). */
+/** Small DER writers for the fixed shapes meshroot encodes itself (roots, intermediates, CRLs). */
+import { children, expectTag, readBitString, readTlv } from "./der-reader.js";
 import type { KeyAlgorithm } from "./key-algorithms.js";
 
 export function len(n: number): Buffer {
@@ -15,12 +16,21 @@ export function tlv(tag: number, ...parts: Buffer[]): Buffer {
 
 export const seq = (...parts: Buffer[]) => tlv(0x30, ...parts);
 
-/** A DER INTEGER from unsigned big-endian bytes (leading zeros dropped, a 0x00 added when the top bit is set). */
-export function uint(bytes: Buffer): Buffer {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  const v = bytes.subarray(i);
-  return tlv(0x02, v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
+/**
+ * The content of a DER INTEGER for a non-negative number given in hex (a serial, a CRL number):
+ * as hex, leading zero bytes dropped, a 00 byte added when the top bit is set.
+ */
+export function integerHex(hex: string): string {
+  const even = hex.length % 2 ? `0${hex}` : hex;
+  let z = 0;
+  while (z < even.length - 2 && even.startsWith("00", z)) z += 2;
+  return parseInt(even.slice(z, z + 2), 16) & 0x80 ? `00${even.slice(z)}` : even.slice(z);
+}
+
+/** A DER INTEGER from unsigned big-endian bytes, a hex string, or a non-negative safe integer. */
+export function uint(value: Uint8Array | string | number): Buffer {
+  const hex = typeof value === "number" ? value.toString(16) : typeof value === "string" ? value : Buffer.from(value).toString("hex");
+  return tlv(0x02, Buffer.from(integerHex(hex), "hex"));
 }
 
 export function oid(dotted: string): Buffer {
@@ -34,16 +44,34 @@ export function oid(dotted: string): Buffer {
   return tlv(0x06, Buffer.from(out));
 }
 
-export const pad = (n: number) => String(n).padStart(2, "0");
-
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
 export const isUtcTime = (d: Date) => d.getUTCFullYear() < 2050;
 
+/** Encoded length of `time(d)`. */
+export const timeLength = (d: Date) => (isUtcTime(d) ? 15 : 17);
+
+/** Writes the RFC 5280 time of `d` (whole seconds) into `out` at `at`; returns the end. For CRL entries, written in place. */
+export function writeTime(out: Buffer, at: number, d: Date): number {
+  const utc = isUtcTime(d);
+  out[at++] = utc ? 0x17 : 0x18;
+  out[at++] = utc ? 13 : 15;
+  const two = (n: number) => ((out[at++] = 0x30 + Math.floor(n / 10)), (out[at++] = 0x30 + (n % 10)));
+  if (!utc) two(Math.floor(d.getUTCFullYear() / 100));
+  two(d.getUTCFullYear() % 100);
+  two(d.getUTCMonth() + 1);
+  two(d.getUTCDate());
+  two(d.getUTCHours());
+  two(d.getUTCMinutes());
+  two(d.getUTCSeconds());
+  out[at++] = 0x5a; // "Z"
+  return at;
+}
+
 /** RFC 5280 time: UTCTime through 2049, GeneralizedTime from 2050. */
 export function time(d: Date): Buffer {
-  const y = d.getUTCFullYear();
-  const rest = `${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
-  return isUtcTime(d) ? tlv(0x17, Buffer.from(`${pad(y % 100)}${rest}`, "latin1")) : tlv(0x18, Buffer.from(`${y}${rest}`, "latin1"));
+  const out = Buffer.allocUnsafe(timeLength(d));
+  writeTime(out, 0, d);
+  return out;
 }
 
 export function algorithmIdentifier(alg: KeyAlgorithm): Buffer {
@@ -74,24 +102,9 @@ export function name(rdns: [string, string][]): Buffer {
   );
 }
 
-/** The contents of the subjectPublicKey BIT STRING of a DER SubjectPublicKeyInfo (unused-bits byte dropped). */
+/** The contents of the subjectPublicKey BIT STRING of a DER SubjectPublicKeyInfo (unused-bits byte dropped). Throws DerError on malformed input. */
 export function subjectPublicKeyBits(spki: Uint8Array): Buffer {
-  const buf = Buffer.from(spki);
-  let at = 0;
-  const header = () => {
-    const tag = buf[at++]!;
-    let length = buf[at++]!;
-    if (length & 0x80) {
-      const n = length & 0x7f;
-      length = 0;
-      for (let i = 0; i < n; i++) length = length * 256 + buf[at++]!;
-    }
-    return { tag, length };
-  };
-  header(); // SubjectPublicKeyInfo SEQUENCE
-  const alg = header(); // AlgorithmIdentifier
-  at += alg.length;
-  const bits = header();
-  if (bits.tag !== 0x03) throw new Error("not a SubjectPublicKeyInfo");
-  return buf.subarray(at + 1, at + bits.length);
+  const outer = expectTag(readTlv(spki, 0), 0x30, "SubjectPublicKeyInfo");
+  const [, bits] = children(spki, outer);
+  return Buffer.from(readBitString(spki, bits!, "subjectPublicKey"));
 }

@@ -27,16 +27,10 @@ export function keyGenParams(alg: KeyAlgorithm): GenParams {
   }
 }
 
-/** WebCrypto parameters to import a key of the given algorithm for signing. */
+/** WebCrypto parameters to import a key of the given algorithm for signing (those of generation, less the RSA size). */
 export function keyImportParams(alg: KeyAlgorithm): ImportParams {
-  switch (alg) {
-    case "ecdsa-p256":
-      return { name: "ECDSA", namedCurve: "P-256" };
-    case "ecdsa-p384":
-      return { name: "ECDSA", namedCurve: "P-384" };
-    default:
-      return { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
-  }
+  const params = keyGenParams(alg);
+  return "namedCurve" in params ? params : { name: params.name, hash: "SHA-256" };
 }
 
 /**

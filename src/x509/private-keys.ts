@@ -1,20 +1,14 @@
 import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
-import { keyAlgorithmOf, keyGenParams, keyImportParams, type KeyAlgorithm } from "../x509/key-algorithms.js";
-import { parseSinglePem, toPem } from "../x509/pem.js";
-
-/** Generates an extractable signing key pair of `alg` with the given WebCrypto provider. */
-export async function generateKeyPair(crypto: Crypto, alg: KeyAlgorithm): Promise<CryptoKeyPair> {
-  return (await crypto.subtle.generateKey(keyGenParams(alg), true, ["sign", "verify"])) as CryptoKeyPair;
-}
+import { keyAlgorithmOf, keyGenParams, type KeyAlgorithm } from "./key-algorithms.js";
+import { parseSinglePem, toPem } from "./pem.js";
 
 /**
  * Generates a key pair of `alg` and returns it encoded: SubjectPublicKeyInfo and PKCS#8 DER.
- * For issuance, which only stores the key: generation and both encodings run in the libuv
- * thread pool (WebCrypto's exportKey runs on the event loop and costs more than the keygen).
+ * Generation and both encodings run in the libuv thread pool (WebCrypto's exportKey runs on the event loop and costs more than the keygen).
  */
-export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array; pkcs8: Uint8Array }> {
+export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array<ArrayBuffer>; pkcs8: Uint8Array<ArrayBuffer> }> {
   const encodings = { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } } as const;
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, spki: Buffer, pkcs8: Buffer) => (err ? reject(err) : resolve({ spki: new Uint8Array(spki), pkcs8: new Uint8Array(pkcs8) }));
@@ -23,16 +17,6 @@ export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Arra
     if ("namedCurve" in params) nodeGenerateKeyPair("ec", { namedCurve: params.namedCurve, ...encodings }, done);
     else nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length), ...encodings }, done);
   });
-}
-
-/** Exports a private key as PKCS#8 DER. */
-export async function exportPkcs8(crypto: Crypto, key: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.exportKey("pkcs8", key));
-}
-
-/** Imports a PKCS#8 DER private key of `alg` for signing (not extractable). */
-export async function importPkcs8(crypto: Crypto, der: Uint8Array<ArrayBuffer>, alg: KeyAlgorithm): Promise<CryptoKey> {
-  return crypto.subtle.importKey("pkcs8", der, keyImportParams(alg), false, ["sign"]);
 }
 
 /** PEM `PRIVATE KEY` (PKCS#8) of a DER key: the form istiod and openssl read. */

@@ -1,6 +1,7 @@
 import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
-import { crlNumber, signCrl } from "../../src/x509/crl.js";
+import { crlNumber } from "../../src/x509/crl.js";
+import { signCrl } from "../x509/reference.js";
 import { DAY_MS } from "../../src/clock.js";
 import { DomainError } from "../../src/errors.js";
 import { crypto, makeCsr, testCore, TEST_CTX } from "../helpers.js";
@@ -144,7 +145,7 @@ describe("ca-crl.pem", () => {
     const cert = new x509.X509Certificate(ext.certPem);
     const signer = { cert, keyAlgorithm: "ecdsa-p256" as const, keyId: cert.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId, privateKey: csr.keys.privateKey };
     const mk = (number: number, days = 7, at = clock.now()) =>
-      signCrl({ signer, number, thisUpdate: at, nextUpdate: new Date(at.getTime() + days * DAY_MS), entries: [{ serial: "0badc0de", revokedAt: at, reason: "keyCompromise" }] }, crypto);
+      signCrl({ signer, number, thisUpdate: at, nextUpdate: new Date(at.getTime() + days * DAY_MS), entries: [{ serial: "0badc0de", revokedAt: at, reason: "keyCompromise" }] });
     const crl5 = await mk(5);
     const stored = await core.revocation.uploadCrl("west", ext.serial, new Uint8Array(crl5.rawData), TEST_CTX);
     expect(stored).toMatchObject({ crlNumber: 5, entries: 1, uploaded: true });
@@ -167,7 +168,7 @@ describe("ca-crl.pem", () => {
     const other = await makeCsr();
     const now = clock.now();
     const sign = (privateKey: CryptoKey, signerCert = cert, nextUpdate = new Date(now.getTime() + DAY_MS)) =>
-      signCrl({ signer: { cert: signerCert, keyAlgorithm: "ecdsa-p256", keyId: "", privateKey }, number: 1, thisUpdate: now, nextUpdate, entries: [] }, crypto).then(
+      signCrl({ signer: { cert: signerCert, keyAlgorithm: "ecdsa-p256", keyId: "", privateKey }, number: 1, thisUpdate: now, nextUpdate, entries: [] }).then(
         (c) => new Uint8Array(c.rawData),
       );
     expect(await code(core.revocation.uploadCrl("west", ext.serial, await sign(other.keys.privateKey), TEST_CTX))).toBe("invalid_crl");

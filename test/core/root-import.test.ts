@@ -2,7 +2,7 @@ import * as x509 from "@peculiar/x509";
 import { createPrivateKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { signingAlgorithm, type KeyAlgorithm } from "../../src/x509/key-algorithms.js";
-import { pkcs8Pem } from "../../src/keys/key-pairs.js";
+import { pkcs8Pem } from "../../src/x509/private-keys.js";
 import { validateImportedRoot } from "../../src/core/root-import.js";
 import { DomainError } from "../../src/errors.js";
 import { crypto, generateKeys, T0, testCore, TEST_CTX } from "../helpers.js";

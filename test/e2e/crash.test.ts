@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { decodeMasterKey, envelopeVault } from "../../src/keys/envelope-vault.js";
-import { intermediateKeyAad } from "../../src/keys/signers.js";
+import { intermediateKeyAad } from "../../src/core/issuers.js";
 import { loadMigrations } from "../../src/store/sqlite/migrate.js";
 import { tempDir } from "../helpers.js";
 import { CLI, client, startServer, type Server } from "./server.js";

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { InjectOptions } from "fastify";
 import { beforeEach, describe, expect, it } from "vitest";
-import { signCrl } from "../../src/x509/crl.js";
+import { signCrl } from "../x509/reference.js";
 import { DAY_MS } from "../../src/clock.js";
 import { crypto, makeCsr, tempDir, testApp, TEST_CTX, type TestApp } from "../helpers.js";
 
@@ -92,7 +92,7 @@ describe("audit trail: every action writes exactly one event", () => {
     const ext = await expectOne({ method: "POST", url: "/v1/clusters/west/intermediates", headers: h, payload: { csrPem: csr.pem } }, { action: "intermediate.issue", target_type: "intermediate" });
     expect(ext.details).toMatchObject({ custody: "external", keyReturned: false });
     const extCert = new x509.X509Certificate(ext.res.json().intermediate.certificatePem);
-    const crl = await signCrl({ signer: { cert: extCert, keyAlgorithm: "ecdsa-p256", keyId: "", privateKey: csr.keys.privateKey }, number: 1, thisUpdate: t.clock.now(), nextUpdate: new Date(t.clock.now().getTime() + DAY_MS), entries: [] }, crypto);
+    const crl = await signCrl({ signer: { cert: extCert, keyAlgorithm: "ecdsa-p256", keyId: "", privateKey: csr.keys.privateKey }, number: 1, thisUpdate: t.clock.now(), nextUpdate: new Date(t.clock.now().getTime() + DAY_MS), entries: [] });
     await expectOne(
       { method: "PUT", url: `/v1/clusters/west/intermediates/${extCert.serialNumber}/crl`, headers: { ...h, "content-type": "application/pkix-crl" }, payload: Buffer.from(crl.rawData) },
       { action: "crl.upload", target_type: "intermediate", cluster: "west" },

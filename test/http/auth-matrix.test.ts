@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
 import * as x509 from "@peculiar/x509";
-import { signCrl } from "../../src/x509/crl.js";
+import { signCrl } from "../x509/reference.js";
 import { crypto, makeCsr, testApp, type TestApp, TEST_CTX } from "../helpers.js";
 
 type Access = "public" | "any" | "provisioner" | "auditor" | "admin";
@@ -130,9 +130,7 @@ beforeAll(async () => {
         thisUpdate: t.clock.now(),
         nextUpdate: new Date(t.clock.now().getTime() + 30 * DAY_MS),
         entries: [],
-      },
-      crypto,
-    );
+      });
     crls.push(Buffer.from(crl.rawData));
   }
   external.crl = () => crls.shift()!;

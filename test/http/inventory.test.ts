@@ -1,12 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createCore } from "../../src/core/core.js";
-import { envelopeVault } from "../../src/keys/envelope-vault.js";
 import { DAY_MS, fixedClock } from "../../src/clock.js";
 import { buildApp } from "../../src/http/app.js";
 import { openDatabase, type Db } from "../../src/store/sqlite/database.js";
 import { migrate } from "../../src/store/sqlite/migrate.js";
 import { sqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { crypto, makeCsr, MASTER_KEY, openssl, T0, TEST_CTX } from "../helpers.js";
+import { coreOver, makeCsr, openssl, T0, TEST_CTX } from "../helpers.js";
 
 const statements: string[] = [];
 let db: Db;
@@ -19,7 +18,7 @@ const serials: Record<string, string> = {};
 beforeAll(async () => {
   db = openDatabase(":memory:", { verbose: (sql) => statements.push(String(sql)) });
   migrate(db);
-  core = createCore({ store: sqliteStore(db), vault: envelopeVault(MASTER_KEY), crypto, clock });
+  core = coreOver(sqliteStore(db), clock).core;
   app = await buildApp({ core, clock, readiness: () => ({ ready: true, checks: {} }) });
   auth = { authorization: `Bearer ${(await core.tokens.create({ name: "auditor", role: "auditor" }, TEST_CTX)).secret}` };
   await core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);

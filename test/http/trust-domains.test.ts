@@ -1,6 +1,6 @@
 import * as x509 from "@peculiar/x509";
 import { beforeEach, describe, expect, it } from "vitest";
-import { pkcs8Pem } from "../../src/keys/key-pairs.js";
+import { pkcs8Pem } from "../../src/x509/private-keys.js";
 import { crypto, generateKeys, rowCounts, testApp, type TestApp } from "../helpers.js";
 
 let t: TestApp;
@@ -27,10 +27,14 @@ describe("POST /v1/trust-domains", () => {
     // Read back through the API and from the database.
     const again = await t.app.inject({ url: "/v1/trust-domains/mesh.example.com", headers: t.auth() });
     expect(again.json()).toEqual(body);
-    const row = t.db.prepare("SELECT serial, key_algorithm, sealed_key FROM roots").get() as { serial: string; key_algorithm: string; sealed_key: Buffer };
+    const row = t.db.prepare("SELECT serial, key_algorithm, key_ref FROM roots").get() as { serial: string; key_algorithm: string; key_ref: string };
     expect(row.serial).toBe(root.serial);
     expect(row.key_algorithm).toBe("ecdsa-p384");
-    expect(row.sealed_key.subarray(0, 4).toString()).toBe("MRK1");
+    // A key reference, never key bytes: the envelope (magic "MRK1") sealed for this row.
+    const [scheme, kind, serial, hex] = row.key_ref.split(":");
+    expect([scheme, kind, serial]).toEqual(["sealed", "root", root.serial]);
+    expect(Buffer.from(hex!, "hex").subarray(0, 4).toString()).toBe("MRK1");
+    expect(body).not.toHaveProperty("keyRef");
   });
 
   it("imports a root and refuses one whose key does not match", async () => {

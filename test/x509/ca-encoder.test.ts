@@ -1,36 +1,40 @@
 import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
-import { signIntermediate, type SigningRoot } from "../../src/x509/certificates.js";
-import { encodeIntermediate } from "../../src/x509/intermediate-encoder.js";
+import { encodeCaCertificate } from "../../src/x509/ca-encoder.js";
 import type { KeyAlgorithm } from "../../src/x509/key-algorithms.js";
-import { envelopeVault } from "../../src/keys/envelope-vault.js";
-import { signerCache } from "../../src/keys/signers.js";
-import { generateKeys, MASTER_KEY, openssl, testCore, TEST_CTX } from "../helpers.js";
+import { intermediateProfile, rootProfile, subjectText } from "../../src/x509/profiles.js";
+import { cryptoKeySigner } from "../../src/x509/signer.js";
+import { generateKeys, openssl, testCore, TEST_CTX } from "../helpers.js";
+import { issuerOf, jsonName, referenceCaCertificate, rootIssuer, type TestIssuer } from "./reference.js";
 
-async function rootSigner(alg: KeyAlgorithm, organization = "Acme Corp"): Promise<SigningRoot> {
+async function rootSigner(alg: KeyAlgorithm, organization = "Acme Corp"): Promise<TestIssuer> {
   const { core } = testCore();
   const td = await core.trustDomains.create({ name: "mesh.example.com", root: { keyAlgorithm: alg, organization } }, TEST_CTX);
-  return signerCache({ vault: envelopeVault(MASTER_KEY), crypto }).root(td.roots[0]!);
+  return rootIssuer(td.roots[0]!);
 }
 
-async function both(root: SigningRoot, keyAlg: KeyAlgorithm, extra: { crlUrl?: string; caIssuersUrl?: string } = {}, organization = "Acme Corp") {
+async function both(root: TestIssuer, keyAlg: KeyAlgorithm, extra: { crlUrl?: string; caIssuersUrl?: string } = {}, organization = "Acme Corp") {
   const keys = await generateKeys(keyAlg);
-  const input = {
-    serial: "5a0b0c0d0e0f10111213141516171819",
-    organization,
-    clusterName: "eu-west-1",
-    generation: 42,
-    notBefore: new Date("2026-01-15T11:59:00Z"),
-    notAfter: new Date("2027-01-15T12:00:00Z"),
-    ...extra,
-  };
-  const generic = await signIntermediate({ ...input, publicKey: keys.publicKey }, root, crypto);
-  const fast = await encodeIntermediate(
-    { ...input, spki: new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey)), issuer: root.subjectDer, rootKeyId: root.keyId, rootKeyAlgorithm: root.keyAlgorithm, rootKey: root.privateKey },
-    crypto,
-  );
+  const profile = intermediateProfile(organization, "eu-west-1", 42);
+  const input = { serial: "5a0b0c0d0e0f10111213141516171819", notBefore: new Date("2026-01-15T11:59:00Z"), notAfter: new Date("2027-01-15T12:00:00Z"), ...extra };
+  const generic = await referenceCaCertificate(profile, { ...input, keys, keyAlgorithm: keyAlg, issuer: root });
+  const issuer = issuerOf(root);
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
+  const fast = await encodeCaCertificate({ profile, ...input, spki, issuer: issuer.subjectDer, issuerKeyId: issuer.keyId, signer: issuer.signer });
   return { generic: Buffer.from(generic.rawData), fast };
 }
+
+describe("the root profile through the fast encoder", () => {
+  it.each(["rsa-2048", "rsa-4096"] as const)("writes exactly the generic encoder's bytes for a self-signed %s root (RSA signatures are deterministic)", async (alg) => {
+    const keys = await generateKeys(alg);
+    const profile = rootProfile("Acme Corp", "mesh.example.com");
+    const input = { serial: "7a0b0c0d0e0f10111213141516171819", notBefore: new Date("2026-01-15T11:59:00Z"), notAfter: new Date("2036-01-15T12:00:00Z") };
+    const generic = await referenceCaCertificate(profile, { ...input, keys, keyAlgorithm: alg });
+    const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
+    const fast = await encodeCaCertificate({ profile, ...input, spki, signer: cryptoKeySigner(crypto, keys.privateKey, alg, spki) });
+    expect(fast.toString("hex")).toBe(Buffer.from(generic.rawData).toString("hex"));
+  });
+});
 
 describe("the fast intermediate encoder", () => {
   it.each(["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096"] as const)("writes exactly the generic encoder's bytes for a %s key under an RSA root", async (alg) => {
@@ -80,14 +84,11 @@ describe("the fast intermediate encoder", () => {
   });
 });
 
-describe("intermediateSubject", () => {
+describe("subjectText", () => {
   it("reads exactly like the parsed certificate's subject, escaping included", async () => {
-    const { intermediateSubject, intermediateProfile } = await import("../../src/x509/intermediate-profile.js");
     for (const org of ["Acme Corp", "Acme, Inc.", " lead", "trail ", 'q"uote+plus;semi<gt>', "Zürich"]) {
-      const root = await rootSigner("ecdsa-p256");
-      const keys = await generateKeys("ecdsa-p256");
-      const profile = await intermediateProfile({ organization: org, clusterName: "c1", generation: 3, publicKey: keys.publicKey, rootKeyId: root.keyId }, crypto);
-      expect(intermediateSubject(org, "c1", 3), org).toBe(new x509.Name(profile.subject).toString());
+      const profile = intermediateProfile(org, "c1", 3);
+      expect(subjectText(profile.subject), org).toBe(new x509.Name(jsonName(profile)).toString());
     }
   });
 });

@@ -55,8 +55,8 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
     },
     async (request, reply) => {
       const events = core.audit.iterate(filterOf(request.query));
-      const lines = (function* () {
-        for (const e of events) yield `${JSON.stringify(exportedEvent(e))}\n`;
+      const lines = (async function* () {
+        for await (const e of events) yield `${JSON.stringify(exportedEvent(e))}\n`;
       })();
       return reply.type("application/x-ndjson").header("cache-control", "no-store").send(Readable.from(lines) as never);
     },

@@ -15,7 +15,7 @@ import { CrlQuery } from "../schemas/lifecycle.js";
 
 const tags = ["trust domains"];
 
-export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core }) => {
+export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core, publicCache }) => {
   app.post(
     "/v1/trust-domains",
     {
@@ -59,7 +59,7 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
     "/v1/trust-domains/:name/bundle",
     {
       config: { auth: "public" },
-      onRequest: servedFromCache("application/x-pem-file", core.trustDomains.cachedBundlePem),
+      onRequest: servedFromCache("application/x-pem-file", (name) => publicCache.bundles.peek(name)),
       schema: {
         tags,
         summary: "The PEM trust bundle (every root the trust domain trusts, oldest first)",
@@ -67,7 +67,7 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
         response: { 200: { description: "PEM certificates", content: { "application/x-pem-file": { schema: z.string() } } }, ...problemResponses },
       },
     },
-    async (request, reply) => reply.type("application/x-pem-file").send(await core.trustDomains.bundlePem(request.params.name)),
+    async (request, reply) => reply.type("application/x-pem-file").send(await publicCache.bundles.get(request.params.name, () => core.trustDomains.bundlePem(request.params.name))),
   );
 
   app.get(
@@ -93,7 +93,7 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
     "/v1/trust-domains/:name/crl",
     {
       config: { auth: "public" },
-      onRequest: servedFromCache("application/pkix-crl", core.revocation.cachedRootCrlDer),
+      onRequest: servedFromCache("application/pkix-crl", (name) => publicCache.crls.peek(name)),
       schema: {
         tags: ["revocation"],
         summary: "The root's current CRL (DER by default, ?format=pem)",
@@ -109,7 +109,7 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
       },
     },
     async (request, reply) => {
-      const der = await core.revocation.rootCrlDer(request.params.name);
+      const der = await publicCache.crls.get(request.params.name, () => core.revocation.rootCrlDer(request.params.name));
       return request.query.format === "pem"
         ? reply.type("application/x-pem-file").send(toPem(der, "X509 CRL"))
         : reply.type("application/pkix-crl").send(Buffer.from(der) as never);

@@ -1,7 +1,7 @@
 import type { Statement } from "better-sqlite3";
 import { eventText, GENESIS_HASH, parseStoredEvent, sha256Hex, type AuditEvent, type AuditInput } from "../../core/audit.js";
 import type { AuditFilter, AuditStore } from "../../core/ports.js";
-import { verifyAuditChain } from "./audit-verify.js";
+import { verifyInParallel } from "./audit-verify.js";
 import type { Db } from "./database.js";
 
 /** A row as read: the canonical event text its hash covers, and the hash (every other column is generated from the text). */
@@ -63,6 +63,13 @@ function where(filter: AuditFilter, extra: string[] = []): { sql: string; params
   return { sql: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", params };
 }
 
+/**
+ * Rows per query when the trail is read in full. A page is read to its end before its events
+ * are handed out, so a slow reader (an export streamed to a slow client) never holds a statement
+ * open across an await: better-sqlite3 refuses every other statement on the connection while one is.
+ */
+const AUDIT_PAGE = 500;
+
 /** The audit trail in SQLite: appended in the writers' transactions, read by filters and in full. */
 export function sqliteAuditStore(db: Db, append: AuditAppender): AuditStore {
   const appendTx = db.transaction((input: AuditInput) => append(input));
@@ -75,6 +82,8 @@ export function sqliteAuditStore(db: Db, append: AuditAppender): AuditStore {
     }
     return s;
   };
+  // Raw rows: verification reads a million of them, and building an object per row costs more than reading it.
+  const chainPage = db.prepare(`SELECT seq, event, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ${AUDIT_PAGE}`).raw(true);
   return {
     async appendAudit(input) {
       return appendTx.immediate(input);
@@ -88,10 +97,24 @@ export function sqliteAuditStore(db: Db, append: AuditAppender): AuditStore {
       }) as AuditRow[];
       return rows.map(toAuditEvent);
     },
-    verifyAudit: () => verifyAuditChain(db),
-    *iterateAudit(filter) {
-      const { sql, params } = where(filter);
-      for (const row of cached(`SELECT seq, event, hash FROM audit_events ${sql} ORDER BY seq`).iterate(params)) yield toAuditEvent(row as AuditRow);
+    async *iterateAudit(filter) {
+      const { sql, params } = where(filter, ["seq > @after"]);
+      const page = cached(`SELECT seq, event, hash FROM audit_events ${sql} ORDER BY seq LIMIT ${AUDIT_PAGE}`);
+      for (let after = Number.MIN_SAFE_INTEGER; ; ) {
+        const rows = page.all({ ...params, after }) as AuditRow[];
+        for (const row of rows) yield toAuditEvent(row);
+        if (rows.length < AUDIT_PAGE) return;
+        after = rows[rows.length - 1]!.seq;
+      }
     },
+    async *readAuditChain() {
+      for (let after = Number.MIN_SAFE_INTEGER; ; ) {
+        const rows = chainPage.all(after) as [number, string, string][];
+        for (const [seq, event, hash] of rows) yield { seq, event, hash };
+        if (rows.length < AUDIT_PAGE) return;
+        after = rows[rows.length - 1]![0];
+      }
+    },
+    verifyAuditInParallel: () => verifyInParallel(db),
   };
 }

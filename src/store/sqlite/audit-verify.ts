@@ -41,13 +41,25 @@ export function stretches(minSeq: number, maxSeq: number, parts: number): Stretc
   }));
 }
 
-// The worker is a sibling module when compiled (dist/src/store/, or dist/ in the bundle); under
-// the test runner (TypeScript sources) it is the compiled one in dist/.
-const WORKER = new URL(import.meta.url.endsWith(".ts") ? "../../../dist/src/store/sqlite/audit-verify-worker.js" : "./audit-verify-worker.js", import.meta.url);
+/**
+ * The worker's module. Compiled (dist/src/store/sqlite/, or dist/ next to the bundle) it is the
+ * sibling file. Under the test runner this module is TypeScript and there is no compiled sibling
+ * to trust (a stale or missing dist/), so the worker is bundled from the sources on first use.
+ * The dev-only bundler is imported through a variable so that the production bundle neither
+ * includes it nor esbuild.
+ */
+function workerUrl(): Promise<URL> {
+  if (!import.meta.url.endsWith(".ts")) return Promise.resolve(new URL("./audit-verify-worker.js", import.meta.url));
+  const bundler = "./worker-from-sources.js";
+  return (import(bundler) as Promise<typeof import("./worker-from-sources.js")>).then((m) =>
+    m.workerFromSources(new URL("./audit-verify-worker.ts", import.meta.url)),
+  );
+}
 
-function inWorker(file: string, stretch: Stretch): Promise<ChainVerdict> {
+async function inWorker(file: string, stretch: Stretch): Promise<ChainVerdict> {
+  const url = await workerUrl();
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER, { workerData: { file, stretch } });
+    const worker = new Worker(url, { workerData: { file, stretch } });
     worker.once("message", (v: ChainVerdict) => resolve(v));
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`audit verification worker exited with ${code} before answering`)));
@@ -55,15 +67,21 @@ function inWorker(file: string, stretch: Stretch): Promise<ChainVerdict> {
 }
 
 /**
- * Verifies the whole chain: in this thread for an in-memory or small database, else in
- * `workers` threads (default: one per core, at most 4).
+ * The verdict over the whole chain from `workers` threads (default: one per core, at most 4),
+ * each on its own read-only connection; undefined when that would not pay or cannot work (an
+ * in-memory database, fewer than `parallelFrom` events, fewer than 2 workers): then one pass
+ * over the chain, in this thread, gives the verdict.
  */
-export async function verifyAuditChain(db: Db, options: { parallelFrom?: number; workers?: number } = {}): Promise<ChainVerdict> {
-  const { n, lo, hi } = db.prepare("SELECT COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM audit_events").get() as { n: number; lo: number | null; hi: number | null };
+export async function verifyInParallel(db: Db, options: { parallelFrom?: number; workers?: number } = {}): Promise<ChainVerdict | undefined> {
   const workers = options.workers ?? Math.min(availableParallelism(), 4);
-  if (db.memory || workers < 2 || n < (options.parallelFrom ?? PARALLEL_FROM_EVENTS) || lo === null || hi === null) {
-    return verifyStretch(db, { lo: null, hi: null });
-  }
+  if (db.memory || workers < 2) return undefined;
+  const { n, lo, hi } = db.prepare("SELECT COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM audit_events").get() as { n: number; lo: number | null; hi: number | null };
+  if (n < (options.parallelFrom ?? PARALLEL_FROM_EVENTS) || lo === null || hi === null) return undefined;
   const parts = await Promise.all(stretches(lo, hi, workers).map((s) => inWorker(db.name, s)));
   return combineVerdicts(parts);
+}
+
+/** Verifies the whole chain: in parallel when verifyInParallel takes it, else in one pass here. */
+export async function verifyAuditChain(db: Db, options: { parallelFrom?: number; workers?: number } = {}): Promise<ChainVerdict> {
+  return (await verifyInParallel(db, options)) ?? verifyStretch(db, { lo: null, hi: null });
 }

@@ -4,7 +4,7 @@ export type Db = Database.Database;
 
 /**
  * Opens (creating if needed) the SQLite database at `path` (":memory:" for tests) with the
- * settings of DESIGN §7: WAL, synchronous=FULL, foreign keys on, a 5 s busy timeout.
+ * settings of docs/architecture.md ("Storage"): WAL, synchronous=FULL, foreign keys on, a 5 s busy timeout.
  * `verbose` receives every statement run (tests read query plans with it).
  */
 export function openDatabase(path: string, options: { verbose?: (sql: unknown) => void } = {}): Db {

@@ -3,7 +3,9 @@ import { auditAppender, sqliteAuditStore } from "./audit-store.js";
 import { sqliteClusterStore } from "./cluster-store.js";
 import { sqliteCrlStore } from "./crl-store.js";
 import type { Db } from "./database.js";
+import { sqliteFleetQueries } from "./fleet-queries.js";
 import { sqliteIntermediateStore } from "./intermediate-store.js";
+import { sqliteRevocationStore } from "./revocation-store.js";
 import { sqliteTokenStore } from "./token-store.js";
 import { sqliteTrustDomainStore } from "./trust-domain-store.js";
 
@@ -16,6 +18,8 @@ export function sqliteStore(db: Db): Store {
     ...sqliteIntermediateStore(db, append),
     ...sqliteTokenStore(db, append),
     ...sqliteCrlStore(db, append),
+    ...sqliteRevocationStore(db, append),
+    ...sqliteFleetQueries(db),
     ...sqliteAuditStore(db, append),
   };
 }

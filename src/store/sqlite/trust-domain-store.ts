@@ -13,7 +13,7 @@ interface RootRow {
   key_algorithm: RootRecord["keyAlgorithm"];
   key_id: string;
   cert_pem: string;
-  sealed_key: Buffer;
+  key_ref: string;
   fingerprint_sha256: string;
   not_before: number;
   not_after: number;
@@ -37,7 +37,7 @@ const toRoot = (r: RootRow): RootRecord => ({
   keyAlgorithm: r.key_algorithm,
   keyId: r.key_id,
   certPem: r.cert_pem,
-  sealedKey: new Uint8Array(r.sealed_key),
+  keyRef: r.key_ref,
   fingerprintSha256: r.fingerprint_sha256,
   notBefore: new Date(r.not_before),
   notAfter: new Date(r.not_after),
@@ -48,9 +48,9 @@ const toRoot = (r: RootRow): RootRecord => ({
 export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDomainStore {
   const insertDomain = db.prepare("INSERT INTO trust_domains (name, organization, created_at) VALUES (@name, @organization, @createdAt)");
   const insertRoot = db.prepare(`INSERT INTO roots (serial, trust_domain, generation, status, imported, key_algorithm, key_id,
-      cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, created_at)
+      cert_pem, key_ref, fingerprint_sha256, not_before, not_after, created_at)
     VALUES (@serial, @trustDomain, @generation, @status, @imported, @keyAlgorithm, @keyId,
-      @certPem, @sealedKey, @fingerprintSha256, @notBefore, @notAfter, @createdAt)`);
+      @certPem, @keyRef, @fingerprintSha256, @notBefore, @notAfter, @createdAt)`);
   const selectDomain = db.prepare("SELECT * FROM trust_domains WHERE name = ?");
   const selectDomains = db.prepare("SELECT * FROM trust_domains WHERE name > @after ORDER BY name LIMIT @limit");
   const selectRoots = db.prepare("SELECT * FROM roots WHERE trust_domain = ? ORDER BY generation");
@@ -60,7 +60,6 @@ export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDoma
     insertRoot.run({
       ...root,
       imported: root.imported ? 1 : 0,
-      sealedKey: Buffer.from(root.sealedKey),
       notBefore: root.notBefore.getTime(),
       notAfter: root.notAfter.getTime(),
       createdAt: root.createdAt.getTime(),

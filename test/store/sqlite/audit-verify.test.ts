@@ -1,12 +1,18 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
-import { auditInput } from "../../../src/core/audit.js";
-import { verifyAuditChain, verifyStretch } from "../../../src/store/sqlite/audit-verify.js";
+import { auditInput, systemContext, verifyChain, type StoredAuditEvent } from "../../../src/core/audit.js";
+import { verifyAuditChain, verifyInParallel, verifyStretch } from "../../../src/store/sqlite/audit-verify.js";
 import { auditAppender } from "../../../src/store/sqlite/audit-store.js";
 import { openDatabase } from "../../../src/store/sqlite/database.js";
 import { migrate } from "../../../src/store/sqlite/migrate.js";
-import { tempDir, TEST_CTX } from "../../helpers.js";
+import { sqliteStore } from "../../../src/store/sqlite/sqlite-store.js";
+import { workerFromSources } from "../../../src/store/sqlite/worker-from-sources.js";
+
+const TEST_CTX = systemContext("test");
+const tempDir = () => mkdtempSync(join(tmpdir(), "meshroot-verify-"));
 
 const EVENTS = 3000;
 
@@ -60,12 +66,31 @@ describe("audit chain verification in worker threads", () => {
     db.close();
   });
 
-  it("the bundled worker (dist/audit-verify-worker.js, what `meshroot` loads) verifies a stretch", async () => {
+  it("runs the worker from the sources, bundled on the fly (no build needed)", async () => {
     const db = chain();
-    const worker = new Worker(new URL("../../../dist/audit-verify-worker.js", import.meta.url), { workerData: { file: db.name, stretch: { lo: 1000, hi: null } } });
+    const url = await workerFromSources(new URL("../../../src/store/sqlite/audit-verify-worker.ts", import.meta.url));
+    expect(url.pathname).toMatch(/\/node_modules\/\.cache\/meshroot\/audit-verify-worker\.mjs$/);
+    expect(await workerFromSources(new URL("../../../src/store/sqlite/audit-verify-worker.ts", import.meta.url))).toBe(url);
+    const worker = new Worker(url, { workerData: { file: db.name, stretch: { lo: 1000, hi: null } } });
     const verdict = await new Promise((resolve, reject) => (worker.once("message", resolve), worker.once("error", reject)));
     expect(verdict).toEqual(verifyStretch(db, { lo: 1000, hi: null }));
     expect(verdict).toMatchObject({ ok: true, events: EVENTS - 1000, lastSeq: EVENTS });
+    db.close();
+  });
+
+  it("the store's parallel verdict equals verifyChain over readAuditChain, or is declined", async () => {
+    const db = chain();
+    const store = sqliteStore(db);
+    const events: StoredAuditEvent[] = [];
+    for await (const e of store.readAuditChain()) events.push(e);
+    expect(await verifyInParallel(db, { parallelFrom: 0, workers: 3 })).toEqual(verifyChain(events));
+    // Declined: a chain below the threshold (3000 events), a single worker, an in-memory database.
+    expect(await store.verifyAuditInParallel?.()).toBeUndefined();
+    expect(await verifyInParallel(db, { parallelFrom: 0, workers: 1 })).toBeUndefined();
+    const memory = openDatabase(":memory:");
+    migrate(memory);
+    auditAppender(memory)(auditInput(TEST_CTX, new Date(), "x.test", { type: "t", id: "1" }, {}));
+    expect(await verifyInParallel(memory, { parallelFrom: 0, workers: 3 })).toBeUndefined();
     db.close();
   });
 

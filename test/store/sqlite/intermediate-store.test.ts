@@ -1,45 +1,36 @@
-import { describe, expect, it } from "vitest";
-import { auditInput } from "../../../src/core/audit.js";
-import { DomainError } from "../../../src/errors.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import type { IntermediateRecord } from "../../../src/core/ports.js";
+import { openDatabase } from "../../../src/store/sqlite/database.js";
+import { migrate } from "../../../src/store/sqlite/migrate.js";
 import { sqliteStore } from "../../../src/store/sqlite/sqlite-store.js";
-import { testCore, TEST_CTX } from "../../helpers.js";
+import { audit, intermediate, issue, seedCluster, seedDomain } from "../contract/fixtures.js";
 
-async function setup() {
-  const t = testCore();
-  await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
-  await t.core.clusters.register({ name: "east", trustDomain: "cluster.local" }, TEST_CTX);
-  return { ...t, store: sqliteStore(t.db) };
+// SQLite specifics of issuance: the constraint behind "one active intermediate", and group
+// commit. The backend-neutral behaviour is in the storage contract (test/store/contract/).
+
+/** A file database (real commits) with `clusters` clusters, counting the COMMITs it runs. */
+async function setup(clusters = 0) {
+  const statements: string[] = [];
+  const db = openDatabase(join(mkdtempSync(join(tmpdir(), "meshroot-gc-")), "store.db"), { verbose: (sql) => statements.push(String(sql)) });
+  migrate(db);
+  const store = sqliteStore(db);
+  const root = await seedDomain(store, "one.example");
+  const made = [];
+  for (let i = 0; i < clusters; i++) made.push(await seedCluster(store, `c${String(i).padStart(3, "0")}`, "one.example"));
+  statements.length = 0;
+  const commits = () => statements.filter((s) => s === "COMMIT").length;
+  const insert = (rec: IntermediateRecord) => store.insertIntermediate(rec, audit("intermediate.issue", rec.serial, { cluster: rec.cluster }));
+  return { db, store, root, clusters: made, commits, insert };
 }
 
-const auditOf = (serial: string) => auditInput(TEST_CTX, new Date(), "intermediate.issue", { type: "intermediate", id: serial }, { cluster: "east" });
-
-describe("intermediate store", () => {
-  it("supersedes the active generation in the same transaction as the insert", async () => {
-    const { core, store } = await setup();
-    const g1 = await core.issuance.issue("east", {}, TEST_CTX);
-    const g2 = await core.issuance.issue("east", {}, TEST_CTX);
-    expect(g2.record.generation).toBe(2);
-    expect(g2.record.supersedes).toBe(g1.record.serial);
-    const old = await store.getIntermediate(g1.record.serial);
-    expect(old?.status).toBe("superseded");
-    expect(old?.supersededBy).toBe(g2.record.serial);
-    expect((await store.getActiveIntermediate("east"))?.serial).toBe(g2.record.serial);
-  });
-
-  it("refuses a stale generation with rotation_in_progress and writes nothing", async () => {
-    const { core, store, db } = await setup();
-    const g1 = await core.issuance.issue("east", {}, TEST_CTX);
-    const stale = { ...g1.record, serial: "7".repeat(32), fingerprintSha256: "f".repeat(64), idempotencyKey: null };
-    const err = await store.insertIntermediate(stale, auditOf(stale.serial)).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DomainError);
-    expect((err as DomainError).code).toBe("rotation_in_progress");
-    expect(db.prepare("SELECT COUNT(*) AS n FROM intermediates").get()).toEqual({ n: 1 });
-    expect((await store.getActiveIntermediate("east"))?.serial).toBe(g1.record.serial);
-  });
-
+describe("SQLite intermediate store", () => {
   it("the database itself refuses a second active intermediate for a cluster", async () => {
-    const { core, db } = await setup();
-    await core.issuance.issue("east", {}, TEST_CTX);
+    const { db, store, root } = await setup();
+    const east = await seedCluster(store, "east", "one.example");
+    await issue(store, east, root.serial);
     expect(() =>
       db
         .prepare(
@@ -51,11 +42,74 @@ describe("intermediate store", () => {
     ).toThrow(/UNIQUE/);
   });
 
-  it("returns the earlier intermediate for a repeated idempotency key instead of inserting", async () => {
-    const { core, store } = await setup();
-    const first = await core.issuance.issue("east", { idempotencyKey: "k1", requestHash: "h" }, TEST_CTX);
-    const replay = await store.insertIntermediate({ ...first.record, serial: "1".repeat(32), generation: 2 }, auditOf("1".repeat(32)));
-    expect(replay.created).toBe(false);
-    expect(replay.record.serial).toBe(first.record.serial);
+  it("commits the inserts of one event-loop turn together, and answers only once they are committed", async () => {
+    const { db, root, clusters, commits, insert } = await setup(20);
+    const records = clusters.map((c) => intermediate(c, root.serial, 1));
+    const other = openDatabase(db.name);
+    const seen = await Promise.all(records.map((r) => insert(r).then(() => other.prepare("SELECT COUNT(*) AS n FROM intermediates").get())));
+    expect(commits()).toBe(1);
+    // Every caller, when answered, could already read all 20 from another connection.
+    expect(seen).toEqual(records.map(() => ({ n: 20 })));
+    other.close();
+  });
+
+  it("keeps each insert of a batch in its own savepoint: one refusal undoes none of the others", async () => {
+    const { store, root, clusters, commits, insert } = await setup(5);
+    const good = clusters.map((c) => intermediate(c, root.serial, 1));
+    const stale = intermediate(clusters[2]!, root.serial, 3); // skips a generation
+    const results = await Promise.allSettled([...good.slice(0, 3), stale, ...good.slice(3)].map(insert));
+    expect(commits()).toBe(1);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: "rotation_in_progress" });
+    for (const rec of good) expect((await store.getActiveIntermediate(rec.cluster))?.serial).toBe(rec.serial);
+  });
+
+  it("puts at most 64 inserts in one commit", async () => {
+    const { root, clusters, commits, insert } = await setup(100);
+    await Promise.all(clusters.map((c) => insert(intermediate(c, root.serial, 1))));
+    expect(commits()).toBe(2);
+  });
+
+  // Fake timers: what is asserted is which inserts share a commit, not how fast the machine is.
+  it("commits a lone insert at the end of its turn, without waiting for company", async () => {
+    const { root, clusters, commits, insert } = await setup(2);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate"] });
+    try {
+      for (const [i, c] of clusters.entries()) {
+        const done = insert(intermediate(c, root.serial, 1));
+        await vi.advanceTimersByTimeAsync(0);
+        expect(commits()).toBe(i + 1);
+        await done;
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("under load (the previous batch had company) waits up to 2 ms to gather the inserts of later turns", async () => {
+    const { root, clusters, commits, insert } = await setup(5);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate"] });
+    try {
+      const pair = Promise.all(clusters.slice(0, 2).map((c) => insert(intermediate(c, root.serial, 1))));
+      await vi.advanceTimersByTimeAsync(0);
+      await pair;
+      expect(commits()).toBe(1);
+      const a = insert(intermediate(clusters[2]!, root.serial, 1));
+      await vi.advanceTimersByTimeAsync(1);
+      expect(commits()).toBe(1);
+      const b = insert(intermediate(clusters[3]!, root.serial, 1));
+      await vi.advanceTimersByTimeAsync(1);
+      await Promise.all([a, b]);
+      expect(commits()).toBe(2);
+      // That batch had company too; a lone insert after it waits once, then load is over.
+      const c = insert(intermediate(clusters[4]!, root.serial, 1));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(commits()).toBe(2);
+      await vi.advanceTimersByTimeAsync(2);
+      await c;
+      expect(commits()).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

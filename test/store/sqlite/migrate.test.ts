@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../../../src/store/sqlite/database.js";
 import { loadMigrations, migrate, migrationsCurrent } from "../../../src/store/sqlite/migrate.js";
-import { canonicalJson, eventHash, GENESIS_HASH, type AuditEvent } from "../../../src/core/audit.js";
+import { canonicalJson, eventHash, GENESIS_HASH, verifyChain, type AuditEvent, type StoredAuditEvent } from "../../../src/core/audit.js";
+import type { Store } from "../../../src/core/ports.js";
 import { sqliteStore } from "../../../src/store/sqlite/sqlite-store.js";
+
+async function verifyAudit(store: Store) {
+  const events: StoredAuditEvent[] = [];
+  for await (const e of store.readAuditChain()) events.push(e);
+  return verifyChain(events);
+}
 
 describe("migrations", () => {
   it("applies every migration once and records its checksum", () => {
@@ -37,7 +44,7 @@ describe("migrations", () => {
     expect(db.prepare("SELECT COUNT(*) AS n FROM schema_migrations").get()).toEqual({ n: 0 });
   });
 
-  it("turns on the durability settings of DESIGN §7 for a file database", async () => {
+  it("turns on the durability settings of docs/architecture.md for a file database", async () => {
     const { mkdtempSync } = await import("node:fs");
     const { join } = await import("node:path");
     const { tmpdir } = await import("node:os");
@@ -85,7 +92,7 @@ describe("migrations", () => {
     }
     expect(migrate(db, all)).toContain(5);
     const store = sqliteStore(db);
-    expect(await store.verifyAudit()).toMatchObject({ ok: true, events: 40, lastHash: prevHash });
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, events: 40, lastHash: prevHash });
     // The generated columns read back what the old columns held.
     const rows = db.prepare("SELECT seq, at, actor_type, actor_id, actor_name, action, target_type, target_id, cluster, trust_domain, outcome, request_id, source_ip, prev_hash, hash FROM audit_events ORDER BY seq").all();
     expect(rows).toEqual(
@@ -98,8 +105,32 @@ describe("migrations", () => {
     // Appending continues the chain; the table stays append-only.
     const next = store.appendAudit({ actor: { type: "system", id: "system", name: "t" }, requestId: null, sourceIp: null, at: new Date(), action: "x", target: { type: "t", id: "1" }, cluster: null, trustDomain: null, outcome: "success", details: {} });
     expect(await next).toMatchObject({ seq: 41, prevHash });
-    expect(await store.verifyAudit()).toMatchObject({ ok: true, events: 41 });
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, events: 41 });
     expect(() => db.prepare("UPDATE audit_events SET event = '{}' WHERE seq = 1").run()).toThrow(/append-only/);
     expect(() => db.prepare("DELETE FROM audit_events WHERE seq = 1").run()).toThrow(/append-only/);
+  });
+
+  it("0007 replaces each root's sealed key with a key reference holding the same bytes, and drops the column", async () => {
+    const db = openDatabase(":memory:");
+    const all = loadMigrations();
+    migrate(db, all.filter((m) => m.version <= 6));
+    db.prepare("INSERT INTO trust_domains (name, organization, created_at) VALUES ('one.example', 'One', 0)").run();
+    const insert = db.prepare(`INSERT INTO roots (serial, trust_domain, generation, status, imported, key_algorithm, key_id, cert_pem,
+      sealed_key, fingerprint_sha256, not_before, not_after, created_at)
+      VALUES (@serial, 'one.example', @generation, 'active', 0, 'ecdsa-p256', 'k', 'pem', @sealed, @serial, 0, 1, 0)`);
+    const roots = [
+      { serial: "7f3a9c0d11e2", generation: 1, sealed: Buffer.from([0x00, 0xab, 0xcd, 0xef, 0x10, 0xff, 0x00]) },
+      { serial: "4d00000000000000000000000000001b", generation: 2, sealed: Buffer.from(Array.from({ length: 120 }, (_, i) => (i * 37) % 256)) },
+    ];
+    for (const r of roots) insert.run(r);
+    expect(migrate(db, all)).toEqual([7]);
+    const columns = (db.prepare("SELECT name FROM pragma_table_info('roots')").all() as { name: string }[]).map((c) => c.name);
+    expect(columns).toContain("key_ref");
+    expect(columns).not.toContain("sealed_key");
+    const listed = await sqliteStore(db).listRoots("one.example");
+    expect(listed.map((r) => r.keyRef)).toEqual(roots.map((r) => `sealed:root:${r.serial}:${r.sealed.toString("hex")}`));
+    expect(listed[0]!.keyRef).toBe("sealed:root:7f3a9c0d11e2:00abcdef10ff00");
+    // No row can hold an empty reference afterwards.
+    expect(() => db.prepare("UPDATE roots SET key_ref = '' WHERE generation = 1").run()).toThrow(/key_ref must not be empty/);
   });
 });

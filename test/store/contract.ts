@@ -1,0 +1,23 @@
+import { describe } from "vitest";
+import { auditContract } from "./contract/audit.js";
+import { directoryContract } from "./contract/directory.js";
+import type { OpenStore } from "./contract/fixtures.js";
+import { intermediateContract } from "./contract/intermediates.js";
+import { revocationContract } from "./contract/revocation.js";
+
+export type { OpenStore };
+
+/**
+ * The storage contract: what every backend of the core's Store (src/core/ports.ts) must do,
+ * written against that interface alone, so that one suite holds SQLite and any later backend to
+ * the same behaviour (in the manner of SPIRE's datastore sqltest suite). `open` gives a fresh,
+ * empty, migrated store for each test.
+ */
+export function describeStorageContract(backend: string, open: OpenStore): void {
+  describe(`storage contract: ${backend}`, () => {
+    directoryContract(open);
+    intermediateContract(open);
+    revocationContract(open);
+    auditContract(open);
+  });
+}
