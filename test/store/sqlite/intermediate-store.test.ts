@@ -86,27 +86,34 @@ describe("SQLite intermediate store", () => {
     }
   });
 
-  it("under load (the previous batch had company) waits up to 2 ms to gather the inserts of later turns", async () => {
-    const { root, clusters, commits, insert } = await setup(5);
+  it("waits for issuances on their way (their cluster's latest generation was read), at most 5 ms", async () => {
+    const { store, root, clusters, commits, insert } = await setup(4);
+    const [c0, c1, c2, c3] = clusters as [typeof clusters[0], typeof clusters[0], typeof clusters[0], typeof clusters[0]];
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate"] });
     try {
-      const pair = Promise.all(clusters.slice(0, 2).map((c) => insert(intermediate(c, root.serial, 1))));
-      await vi.advanceTimersByTimeAsync(0);
-      await pair;
-      expect(commits()).toBe(1);
-      const a = insert(intermediate(clusters[2]!, root.serial, 1));
+      // Two issuances read their cluster's latest generation: two inserts are on their way.
+      await store.getLatestIntermediate(c0.name);
+      await store.getLatestIntermediate(c1.name);
+      const first = insert(intermediate(c0, root.serial, 1));
       await vi.advanceTimersByTimeAsync(1);
-      expect(commits()).toBe(1);
-      const b = insert(intermediate(clusters[3]!, root.serial, 1));
-      await vi.advanceTimersByTimeAsync(1);
-      await Promise.all([a, b]);
-      expect(commits()).toBe(2);
-      // That batch had company too; a lone insert after it waits once, then load is over.
-      const c = insert(intermediate(clusters[4]!, root.serial, 1));
+      expect(commits()).toBe(0);
+      const second = insert(intermediate(c1, root.serial, 1));
       await vi.advanceTimersByTimeAsync(0);
+      await Promise.all([first, second]);
+      expect(commits()).toBe(1);
+      // One that never comes holds a queued insert for the window only.
+      await store.getLatestIntermediate(c2.name);
+      const third = insert(intermediate(c3, root.serial, 1));
+      await vi.advanceTimersByTimeAsync(4);
+      expect(commits()).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      await third;
       expect(commits()).toBe(2);
-      await vi.advanceTimersByTimeAsync(2);
-      await c;
+      // The notice lapses: later inserts no longer wait for it.
+      await vi.advanceTimersByTimeAsync(50);
+      const fourth = insert(intermediate(c2, root.serial, 1));
+      await vi.advanceTimersByTimeAsync(0);
+      await fourth;
       expect(commits()).toBe(3);
     } finally {
       vi.useRealTimers();
