@@ -39,6 +39,17 @@ const envSchema = z
       .min(1, "must be a whole number of hours (1-2160)")
       .max(2160, "must be a whole number of hours (1-2160)")
       .default(168),
+    MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY: z.coerce
+      .number({ message: "must be a whole number (1-10000)" })
+      .int("must be a whole number (1-10000)")
+      .min(1, "must be a whole number (1-10000)")
+      .max(10000, "must be a whole number (1-10000)")
+      .default(24),
+    MESHROOT_TRUST_PROXY: z
+      .string()
+      .refine(validTrustProxy, "must be true, false, a hop count, or a comma-separated list of addresses/CIDRs")
+      .optional(),
+    MESHROOT_METRICS_TOKEN_REQUIRED: bool.default(false),
     MESHROOT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
@@ -76,6 +87,12 @@ export interface Config {
   logLevel: string;
   rotationSchedule: string | undefined;
   crlValidityMs: number;
+  /** fastify `trustProxy`: whose X-Forwarded-For to believe for the client address (false: nobody). */
+  trustProxy: boolean | number | string[];
+  /** When true, /metrics needs a valid token (any role). */
+  metricsTokenRequired: boolean;
+  /** Most intermediates one cluster may get in any 24 hours (idempotent replays do not count). */
+  maxIssuancesPerClusterPerDay: number;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +128,29 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     logLevel: e.MESHROOT_LOG_LEVEL,
     rotationSchedule: e.MESHROOT_ROTATION_SCHEDULE,
     crlValidityMs: e.MESHROOT_CRL_VALIDITY_HOURS * 3_600_000,
+    trustProxy: parseTrustProxy(e.MESHROOT_TRUST_PROXY),
+    metricsTokenRequired: e.MESHROOT_METRICS_TOKEN_REQUIRED,
+    maxIssuancesPerClusterPerDay: e.MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY,
+  });
+}
+
+/** MESHROOT_TRUST_PROXY as fastify's trustProxy: a boolean, a hop count, or addresses/CIDRs. */
+function parseTrustProxy(value: string | undefined): boolean | number | string[] {
+  if (value === undefined || value === "false" || value === "0") return false;
+  if (value === "true") return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(",").map((s) => s.trim());
+}
+
+function validTrustProxy(value: string): boolean {
+  if (value === "true" || value === "false" || /^\d{1,2}$/.test(value)) return true;
+  return value.split(",").every((part) => {
+    const [addr, bits, ...rest] = part.trim().split("/");
+    const family = isIP(addr ?? "");
+    if (family === 0 || rest.length > 0) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
   });
 }
 

@@ -12,6 +12,11 @@ export type ErrorCode =
   | "invalid_root"
   | "key_mismatch"
   | "root_expired"
+  | "root_path_length"
+  | "root_key_usage"
+  | "root_extended_key_usage"
+  | "root_not_yet_valid"
+  | "root_in_use"
   | "trust_domain_not_found"
   | "trust_domain_exists"
   | "cluster_not_found"
@@ -35,7 +40,11 @@ export type ErrorCode =
   | "crl_incomplete"
   | "escrowed_custody"
   | "crl_conflict"
-  | "rate_limited";
+  | "rate_limited"
+  | "auth_unavailable"
+  | "issuance_rate_limited"
+  | "secret_too_large"
+  | "intermediate_revoked";
 
 export interface FieldError {
   path: string;

@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { systemContext } from "./core/audit.js";
 import { createCore, type Core } from "./core/core.js";
@@ -58,7 +58,7 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
   try {
     const migrations = loadMigrations();
     migrate(db, migrations, () => clock.now().getTime());
-    await checkMasterKey(db, vault);
+    await checkMasterKey(db, vault, dbPath);
     const store = sqliteStore(db);
     const metrics = createMetrics();
     metrics.watchFleet(store, clock);
@@ -72,6 +72,7 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
       clock,
       publicUrl: config.publicUrl,
       crlValidityMs: config.crlValidityMs,
+      maxIssuancesPerClusterPerDay: config.maxIssuancesPerClusterPerDay,
     });
     return {
       db,
@@ -109,6 +110,7 @@ function loadMasterKey(config: Readonly<Config>, freshDatabase: boolean, notice:
     } catch (err) {
       throw new DomainError("config_invalid", `MESHROOT_MASTER_KEY_FILE ${config.masterKeyFile} cannot be read: ${(err as Error).message}`);
     }
+    if (config.env === "production") refuseReadableKeyFile(config.masterKeyFile);
     return decodeMasterKey(raw, `MESHROOT_MASTER_KEY_FILE ${config.masterKeyFile}`);
   }
   // Development only (config refuses production without an explicit key).
@@ -130,10 +132,30 @@ function loadMasterKey(config: Readonly<Config>, freshDatabase: boolean, notice:
   return key;
 }
 
-async function checkMasterKey(db: Db, vault: KeyVault): Promise<void> {
+/** Production: a master-key file that group or others can read is refused (it decrypts every CA key). */
+function refuseReadableKeyFile(file: string): void {
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o044) !== 0) {
+    throw new DomainError(
+      "config_invalid",
+      `MESHROOT_MASTER_KEY_FILE ${file} is readable by group or others (mode 0${mode.toString(8)}): run chmod 600 ${file} (in Kubernetes, mount the Secret with defaultMode: 0400)`,
+    );
+  }
+}
+
+async function checkMasterKey(db: Db, vault: KeyVault, dbPath: string): Promise<void> {
   const meta = sqliteMetaStore(db);
   const stored = meta.get(KEY_CHECK);
   if (stored === undefined) {
+    // Only a database that holds nothing may take a key unchecked: anywhere else a missing check
+    // row would let a wrong key start and then record itself as the right one.
+    const rows = meta.dataRows();
+    if (rows.length > 0) {
+      throw new DomainError(
+        "master_key_mismatch",
+        `${dbPath} holds data (${rows.join(", ")}) but its master-key check record (meta '${KEY_CHECK}') is missing, so the configured master key (id ${vault.keyId}) cannot be checked: refusing to start. Restore the database from a backup taken with its check record.`,
+      );
+    }
     const sealed = await vault.seal(Buffer.from(KEY_CHECK_PLAINTEXT), KEY_CHECK);
     meta.insert(KEY_CHECK, Buffer.from(sealed).toString("base64"));
     return;

@@ -63,3 +63,22 @@ describe("lifecycle configuration", () => {
     expect(parseConfig({ MESHROOT_PUBLIC_URL: "https://ca.example.com/" }).publicUrl).toBe("https://ca.example.com");
   });
 });
+
+describe("proxy and metrics configuration", () => {
+  it("MESHROOT_TRUST_PROXY: off by default; true, a hop count, or addresses/CIDRs", () => {
+    expect(parseConfig({}).trustProxy).toBe(false);
+    expect(parseConfig({ MESHROOT_TRUST_PROXY: "false" }).trustProxy).toBe(false);
+    expect(parseConfig({ MESHROOT_TRUST_PROXY: "true" }).trustProxy).toBe(true);
+    expect(parseConfig({ MESHROOT_TRUST_PROXY: "2" }).trustProxy).toBe(2);
+    expect(parseConfig({ MESHROOT_TRUST_PROXY: "10.0.0.0/8, 192.168.1.7,fd00::/8" }).trustProxy).toEqual(["10.0.0.0/8", "192.168.1.7", "fd00::/8"]);
+    for (const bad of ["yes please", "10.0.0.0/33", "10.0.0.0/8/1", "lb.internal", "fd00::/129"]) {
+      expect(problems({ MESHROOT_TRUST_PROXY: bad })[0], bad).toMatch(/^MESHROOT_TRUST_PROXY:/);
+    }
+  });
+
+  it("MESHROOT_METRICS_TOKEN_REQUIRED: off by default", () => {
+    expect(parseConfig({}).metricsTokenRequired).toBe(false);
+    expect(parseConfig({ MESHROOT_METRICS_TOKEN_REQUIRED: "true" }).metricsTokenRequired).toBe(true);
+    expect(problems({ MESHROOT_METRICS_TOKEN_REQUIRED: "maybe" })[0]).toMatch(/^MESHROOT_METRICS_TOKEN_REQUIRED:/);
+  });
+});

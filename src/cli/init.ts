@@ -12,6 +12,8 @@ export async function initCommand(): Promise<void> {
   if (!config.masterKey && !config.masterKeyFile) {
     throw new DomainError("config_invalid", "init needs an explicit master key: set MESHROOT_MASTER_KEY_FILE (or MESHROOT_MASTER_KEY)");
   }
+  // Every file init creates (database, -wal, -shm) is owner-only.
+  process.umask(0o077);
   const runtime = await openRuntime(config, stderrNotice);
   try {
     const secret = await bootstrapAdminToken(runtime, config);

@@ -37,6 +37,7 @@ token
     return v as "admin" | "provisioner" | "auditor";
   })
   .option("--cluster <pattern...>", "provisioner only: limit to clusters matching these patterns (e.g. 'prod-*')")
+  .option("--trust-domain <name...>", "provisioner only: the trust domains it may act in ('*' for all); without it a provisioner may act in none")
   .option("--expires-in <days>", "days until the token expires (default: never)", (v) => {
     const n = Number(v.replace(/d$/, ""));
     if (!Number.isInteger(n) || n < 1 || n > 3650) throw new InvalidArgumentError("must be a number of days, 1-3650 (e.g. 90 or 90d)");
@@ -58,8 +59,9 @@ program
   .command("audit")
   .description("work with the audit trail")
   .command("verify")
-  .description("recompute the audit hash chain and report the first broken event (exit 1 when broken)")
-  .action(() => auditVerifyCommand());
+  .description("recompute the audit hash chain, check it against the newest signed checkpoint, report what is broken (exit 1)")
+  .option("--expect-head <seq:hash>", "the chain head recorded elsewhere (log line, metric): the chain must contain it, and checkpoints cover what follows")
+  .action((opts: { expectHead?: string }) => auditVerifyCommand(opts));
 
 program
   .command("backup")

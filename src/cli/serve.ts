@@ -28,6 +28,8 @@ export async function serveCommand(): Promise<void> {
     publicCache: runtime.publicCache,
     logger: { level: config.logLevel, redact: { paths: LOG_REDACT, censor: "[redacted]" } },
     https: tlsOptions(config),
+    trustProxy: config.trustProxy,
+    metricsTokenRequired: config.metricsTokenRequired,
   });
 
   const stopJobs = startBackgroundJobs(runtime.core, app.log, config.rotationSchedule);
@@ -36,9 +38,9 @@ export async function serveCommand(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, "shutting down: draining connections");
-    stopJobs();
-    app
-      .close()
+    // The jobs' last audit checkpoint is written before the database closes.
+    stopJobs()
+      .then(() => app.close())
       .then(() => {
         runtime.close();
         process.exit(0);
@@ -56,12 +58,29 @@ export async function serveCommand(): Promise<void> {
   stderrNotice("info", `listening on ${address} with data in ${config.dataDir}${tokenHint}; API docs at ${address}/docs`);
 }
 
-function tlsOptions(config: Readonly<Config>) {
+/**
+ * TLS 1.2 suites offered: forward-secret (ECDHE) AEAD only. TLS 1.3 suites are all AEAD and
+ * forward-secret, and Node configures them separately.
+ */
+export const TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** The HTTPS options of `serve`: the configured certificate, TLS 1.2 or later, strong suites only. */
+export function tlsOptions(config: Readonly<Config>) {
   if (!config.tls) return undefined;
   const ca = config.tls.clientCaFile ? readFileSync(config.tls.clientCaFile) : undefined;
   return {
     cert: readFileSync(config.tls.certFile),
     key: readFileSync(config.tls.keyFile),
+    minVersion: "TLSv1.2" as const,
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
     ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}),
   };
 }

@@ -9,6 +9,7 @@ export async function tokenCreateCommand(opts: {
   name: string;
   role: "admin" | "provisioner" | "auditor";
   cluster?: string[];
+  trustDomain?: string[];
   expiresIn?: number;
 }): Promise<void> {
   const runtime = await openRuntime(parseConfig(), stderrNotice);
@@ -17,6 +18,7 @@ export async function tokenCreateCommand(opts: {
       name: opts.name,
       role: opts.role,
       clusterPatterns: opts.cluster,
+      trustDomains: opts.trustDomain,
       expiresAt: opts.expiresIn ? new Date(runtime.clock.now().getTime() + opts.expiresIn * DAY_MS) : undefined,
     }, systemContext("cli token create"));
     stderrNotice("info", `created token ${record.id} (${record.role}); the secret follows on stdout and is not shown again`);

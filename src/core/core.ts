@@ -23,6 +23,8 @@ export interface CoreDeps {
   publicUrl?: string | undefined;
   /** Validity of the CRLs meshroot signs, in milliseconds (default 7 days). */
   crlValidityMs?: number | undefined;
+  /** Most intermediates one cluster may get in any 24 hours (default 24). */
+  maxIssuancesPerClusterPerDay?: number | undefined;
   /** Receives outcomes (metrics) and changes to what public routes serve (their caches). */
   observer?: Observer | undefined;
 }

@@ -44,6 +44,7 @@ type Deps = {
     | "insertIntermediate"
     | "appendAudit"
     | "listIntermediates"
+    | "countIntermediatesSince"
   >;
   vault: KeyVault;
   issuers: IssuerCache;
@@ -51,13 +52,42 @@ type Deps = {
   observer: Pick<Observer, "issuance">;
   /** Base URL for the CRL distribution point and AIA of new intermediates. */
   publicUrl?: string | undefined;
+  /** Most intermediates one cluster may get in any 24 hours. */
+  maxIssuancesPerClusterPerDay?: number | undefined;
 };
+
+/** Default of MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY: far above scheduled rotation, far below Secret growth. */
+export const DEFAULT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY = 24;
+
+/** `issuance_rate_limited`, with the seconds until the cluster's window has room again (Retry-After). */
+export class IssuanceRateLimited extends DomainError {
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super("issuance_rate_limited", message);
+  }
+}
 
 /**
  * Issuance in a fixed order: validate the request → apply the profile → enforce policy → sign →
  * commit (superseding the previous generation in the same transaction).
  */
-export function issuanceService({ store, vault, issuers, clock, observer, publicUrl }: Deps) {
+export function issuanceService({ store, vault, issuers, clock, observer, publicUrl, maxIssuancesPerClusterPerDay = DEFAULT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY }: Deps) {
+  /**
+   * Every generation stays in every cluster's ca-crl.pem until it expires, so a cluster that is
+   * re-issued in a loop grows every Secret of its trust domain: bound it per rolling day.
+   */
+  async function checkRate(clusterName: string, now: Date): Promise<void> {
+    const since = new Date(now.getTime() - DAY_MS);
+    const count = await store.countIntermediatesSince(clusterName, since);
+    if (count < maxIssuancesPerClusterPerDay) return;
+    const recent = await store.listIntermediates(clusterName, { limit: maxIssuancesPerClusterPerDay });
+    const oldest = recent[recent.length - 1]?.createdAt ?? now;
+    const retryAfterSeconds = Math.max(1, Math.ceil((oldest.getTime() + DAY_MS - now.getTime()) / 1000));
+    throw new IssuanceRateLimited(
+      `cluster ${clusterName} already got ${count} intermediates in the last 24 hours (limit ${maxIssuancesPerClusterPerDay}, MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY); retry with the same Idempotency-Key to get the one already issued, or wait ${retryAfterSeconds} s`,
+      retryAfterSeconds,
+    );
+  }
+
   /** The cacerts files of an intermediate; decrypts the key only when `withKey`. */
   async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string): Promise<CacertsFiles> {
     const roots = await store.listRoots(record.trustDomain);
@@ -126,6 +156,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
       if (earlier) return replay(earlier, req, ctx);
     }
+    await checkRate(clusterName, clock.now());
     const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem) : undefined;
     if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
       throw new DomainError(
@@ -212,6 +243,22 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       throw new DomainError(
         "idempotency_key_reused",
         `Idempotency-Key ${req.idempotencyKey} was already used for a different request on cluster ${earlier.cluster}`,
+      );
+    }
+    if (earlier.status === "revoked") {
+      // Whatever the reason, the CA no longer vouches for a revoked intermediate: its key is
+      // never handed out again (for keyCompromise it may be in an attacker's hands already).
+      await store.appendAudit(
+        auditInput(ctx, clock.now(), "intermediate.replay_refused", { type: "intermediate", id: earlier.serial }, earlier, {
+          generation: earlier.generation,
+          idempotencyKey: req.idempotencyKey ?? null,
+          revocationReason: earlier.revocationReason,
+          keyReturned: false,
+        }, "denied"),
+      );
+      throw new DomainError(
+        "intermediate_revoked",
+        `Idempotency-Key ${req.idempotencyKey} belongs to intermediate ${earlier.serial}, revoked at ${earlier.revokedAt?.toISOString()} (${earlier.revocationReason}); issue a new one with a new Idempotency-Key`,
       );
     }
     const files = await filesFor(earlier, true);

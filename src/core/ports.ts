@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import type { KeyAlgorithm } from "../x509/key-algorithms.js";
 import type { Signer } from "../x509/signer.js";
 import type { AuditEvent, AuditInput, AuditOutcome, ChainVerdict, StoredAuditEvent } from "./audit.js";
+import type { AuditCheckpoint } from "./audit-checkpoint.js";
 
 /**
  * The ports: everything the core needs from outside, declared here and implemented elsewhere —
@@ -99,6 +100,8 @@ export interface TokenRecord {
   name: string;
   role: Role;
   clusterPatterns: string[];
+  /** Trust domains a provisioner may act in (`*`: all); empty: none. Admin and auditor tokens: []. */
+  trustDomains: string[];
   tokenHash: string;
   createdAt: Date;
   expiresAt: Date | null;
@@ -113,6 +116,8 @@ export interface TrustDomainStore {
   listTrustDomains(page: Page): Promise<TrustDomainRecord[]>;
   /** Roots of a trust domain, oldest generation first. */
   listRoots(trustDomain: string): Promise<RootRecord[]>;
+  /** The root (of any trust domain) whose certificate has this SHA-256 fingerprint (lowercase hex), if any. */
+  findRootByFingerprint(fingerprintSha256: string): Promise<RootRecord | undefined>;
 }
 
 export interface ClusterUpdate {
@@ -162,6 +167,8 @@ export interface IntermediateStore {
   getLatestIntermediate(cluster: string): Promise<IntermediateRecord | undefined>;
   /** Generations of a cluster, newest first; `page.after` is a generation number. */
   listIntermediates(cluster: string, page: Page): Promise<IntermediateRecord[]>;
+  /** How many generations of a cluster were created after `since` (the issuance rate limit). */
+  countIntermediatesSince(cluster: string, since: Date): Promise<number>;
 }
 
 export interface TokenStore {
@@ -271,6 +278,16 @@ export interface AuditStore {
    * in parallel. Must equal the one pass; undefined when the backend declines (small chains).
    */
   verifyAuditInParallel?(): Promise<ChainVerdict | undefined>;
+  /** The newest event's seq and hash (the chain head); undefined when the trail is empty. */
+  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  /** The stored hash of the event at `seq`; undefined when there is none. */
+  auditHashAt(seq: number): Promise<string | undefined>;
+  /** Stores a checkpoint of the chain head (MACed by the core with a key not in the database). */
+  insertAuditCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** The checkpoint with the highest seq (the newest made, on a tie); undefined when none. */
+  latestAuditCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  /** Tokens and intermediates without their creation event (token.create; intermediate.issue or .rotate) in the trail. */
+  listRowsWithoutCreationEvent(): Promise<{ kind: "token" | "intermediate"; id: string }[]>;
 }
 
 export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & RevocationStore & FleetQueries & AuditStore;
@@ -308,6 +325,11 @@ export interface KeyVault {
   seal(plaintext: Uint8Array, aad: string): Promise<Uint8Array>;
   /** Decrypts a sealed record; throws `decryption_failed` or `master_key_mismatch`. */
   open(sealed: Uint8Array, aad: string): Promise<Uint8Array<ArrayBuffer>>;
+  /**
+   * Hex HMAC-SHA256 of `message` under a key derived from the master key for `purpose` (never
+   * stored in the database): signs the audit checkpoints. Absent when the custody offers none.
+   */
+  mac?(purpose: string, message: string): Promise<string>;
 }
 
 /**

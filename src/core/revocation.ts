@@ -4,6 +4,7 @@ import { DomainError, isDomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import { signCrlDer, verifyUploadedCrl, type CrlEntry, type RevocationReason, type SignedCrl } from "../x509/crl.js";
 import { toPem } from "../x509/pem.js";
+import { BACKDATE_MS } from "./issuance.js";
 import type { IssuerCache } from "./issuers.js";
 import type { ClusterRecord, CrlRecord, IntermediateRecord, Observer, RootRecord, Store } from "./ports.js";
 
@@ -42,13 +43,27 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
     observer.crlChanged(trustDomain);
     return result;
   };
+  // thisUpdate is backdated by BACKDATE_MS: half the validity counts from when it was signed.
   const stale = (crl: CrlRecord | undefined, now: Date) =>
-    !crl || now.getTime() >= crl.thisUpdate.getTime() + crlValidityMs / 2 || now.getTime() >= crl.nextUpdate.getTime();
+    !crl || now.getTime() >= crl.thisUpdate.getTime() + BACKDATE_MS + crlValidityMs / 2 || now.getTime() >= crl.nextUpdate.getTime();
+  /** thisUpdate and nextUpdate of a CRL signed at `now`: backdated like certificates, for peers whose clock lags. */
+  const window = (now: Date) => ({ thisUpdate: new Date(now.getTime() - BACKDATE_MS), nextUpdate: new Date(now.getTime() + crlValidityMs) });
+  /** Revocations and decommissions, one at a time per trust domain, so that they never race each other for the root's next CRL. */
+  const queues = new Map<string, Promise<unknown>>();
+  function serialised<T>(trustDomain: string, work: () => Promise<T>): Promise<T> {
+    const run = (queues.get(trustDomain) ?? Promise.resolve()).then(work, work);
+    const tail = run.then(() => undefined, () => undefined);
+    queues.set(trustDomain, tail);
+    void tail.then(() => {
+      if (queues.get(trustDomain) === tail) queues.delete(trustDomain);
+    });
+    return run;
+  }
 
   async function buildRootCrl(root: RootRecord, seq: number, now: Date, extra?: CrlEntry): Promise<CrlRecord> {
     const revoked = (await store.listRevokedByRoot(root.serial)).map((r) => ({ ...r, reason: r.reason as RevocationReason }));
     const entries = extra ? [...revoked, extra] : revoked;
-    const crl = await signCrlDer({ issuer: await issuers.root(root), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries });
+    const crl = await signCrlDer({ issuer: await issuers.root(root), number: seq, ...window(now), entries });
     return crlRecord(root.serial, "root", root.trustDomain, seq, crl, entries.length, now);
   }
 
@@ -84,7 +99,7 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
   const intermediateCrl = (rec: IntermediateRecord) =>
     freshCrl(rec.serial, async (seq, now) => {
       // meshroot issues no certificates under an intermediate, so an escrowed intermediate's CRL is empty.
-      const crl = await signCrlDer({ issuer: await issuers.intermediate(rec), number: seq, thisUpdate: now, nextUpdate: new Date(now.getTime() + crlValidityMs), entries: [] });
+      const crl = await signCrlDer({ issuer: await issuers.intermediate(rec), number: seq, ...window(now), entries: [] });
       return crlRecord(rec.serial, "intermediate", rec.trustDomain, seq, crl, 0, now);
     });
 
@@ -110,7 +125,8 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
      * `certificate_not_found`, `already_revoked`.
      */
     async revoke(serial: string, reason: RevocationReason, ctx: AuditContext): Promise<IntermediateRecord> {
-      const revoked = withRetry(async () => {
+      const found = await store.getIntermediate(serial);
+      const revoked = serialised(found?.trustDomain ?? "", () => withRetry(async () => {
         const rec = await store.getIntermediate(serial);
         if (!rec) throw new DomainError("certificate_not_found", `no intermediate has serial ${serial}`);
         if (rec.status === "revoked") throw new DomainError("already_revoked", `intermediate ${serial} was already revoked at ${rec.revokedAt!.toISOString()}`);
@@ -123,7 +139,7 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
             crlNumber: revocation.crl.seq,
           }),
         ));
-      });
+      }));
       revoked.then(
         () => observer.revocation("success"),
         () => observer.revocation("failure"),
@@ -136,7 +152,8 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
      * its history. Throws `cluster_not_found`, `cluster_decommissioned`.
      */
     async decommission(name: string, ctx: AuditContext): Promise<ClusterRecord> {
-      return withRetry(async () => {
+      const found = await store.getCluster(name);
+      return serialised(found?.trustDomain ?? "", () => withRetry(async () => {
         const cluster = await store.getCluster(name);
         if (!cluster) throw new DomainError("cluster_not_found", `cluster ${name} does not exist`);
         if (cluster.decommissionedAt) throw new DomainError("cluster_decommissioned", `cluster ${name} is already decommissioned`);
@@ -152,7 +169,7 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
             reason: revocation ? "cessationOfOperation" : null,
           }),
         ));
-      });
+      }));
     },
 
     /** The active root's current CRL (DER); throws `trust_domain_not_found`. */
@@ -165,10 +182,11 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
     /**
      * `ca-crl.pem` for a trust domain: every trusted root's CRL, then a CRL from every
      * unexpired, unrevoked intermediate of the trust domain (signed here for escrowed keys,
-     * uploaded for external ones). Throws `crl_incomplete` listing the intermediates that lack a
-     * current CRL.
+     * uploaded for external ones). An external intermediate without a current CRL is left out
+     * and named in `missing`: peers then reject only the workloads under that issuer, never the
+     * whole trust domain. With `strict`, throws `crl_incomplete` instead.
      */
-    async caCrlBundle(trustDomain: string): Promise<string> {
+    async caCrlBundle(trustDomain: string, options: { strict?: boolean } = {}): Promise<CaCrlBundle> {
       const roots = await rootsOf(trustDomain);
       const pems = await Promise.all(roots.map(async (r) => toPem((await rootCrl(r)).der, "X509 CRL")));
       const missing: IntermediateRecord[] = [];
@@ -182,14 +200,14 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
         if (uploaded && uploaded.nextUpdate.getTime() > now.getTime()) pems.push(toPem(uploaded.der, "X509 CRL"));
         else missing.push(rec);
       }
-      if (missing.length > 0) {
+      if (missing.length > 0 && options.strict) {
         throw new DomainError(
           "crl_incomplete",
           `${missing.length} intermediate(s) with external keys have no current CRL; upload one with PUT /v1/clusters/{name}/intermediates/{serial}/crl before distributing ca-crl.pem (Envoy rejects peers whose issuer has no CRL)`,
           missing.map((m) => ({ path: `intermediates.${m.serial}`, message: `cluster ${m.cluster} generation ${m.generation}: no current CRL` })),
         );
       }
-      return pems.join("");
+      return { pem: pems.join(""), missing: missing.map((m) => ({ serial: m.serial, cluster: m.cluster, generation: m.generation })) };
     },
 
     /**
@@ -239,7 +257,7 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
         for (const d of domains) {
           for (const r of await rootsOf(d.name)) if (stale(await store.getLatestCrl(r.serial), now) && (await rootCrl(r))) refreshed++;
           // In pages, so that a fleet of many intermediates never holds the event loop for long.
-          const freshAfter = new Date(now.getTime() - crlValidityMs / 2);
+          const freshAfter = new Date(now.getTime() - BACKDATE_MS - crlValidityMs / 2);
           for (let from: string | undefined; ; ) {
             const page = await store.listIntermediatesNeedingCrl(d.name, now, freshAfter, { limit: CRL_REFRESH_PAGE, after: from });
             for (const rec of page) if (await intermediateCrl(rec)) refreshed++;
@@ -256,6 +274,19 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
 }
 
 export type RevocationService = ReturnType<typeof revocationService>;
+
+/** An external-custody intermediate whose CRL ca-crl.pem lacks: its own workloads fail at peers. */
+export interface MissingCrl {
+  serial: string;
+  cluster: string;
+  generation: number;
+}
+
+/** ca-crl.pem and the issuers left out of it. */
+export interface CaCrlBundle {
+  pem: string;
+  missing: MissingCrl[];
+}
 
 /** How many intermediates the CRL refresher reads at a time. */
 const CRL_REFRESH_PAGE = 200;

@@ -11,6 +11,16 @@ export const MAX_TOKEN_LENGTH = 512;
 /** last_used_at is written at most this often per token, to keep reads from writing. */
 const TOUCH_INTERVAL_MS = 60_000;
 
+/**
+ * A refused bearer token. The caller is told only that the token is not valid (whether a token
+ * once existed is not theirs to learn); `reason` is for the audit trail.
+ */
+export class TokenRefused extends DomainError {
+  constructor(readonly reason: string) {
+    super("unauthorized", "the token is not valid");
+  }
+}
+
 /** SHA-256 (hex) of a token secret: the only form in which tokens are stored. */
 export function hashToken(secret: string): string {
   return createHash("sha256").update(secret, "utf8").digest("hex");
@@ -19,6 +29,12 @@ export function hashToken(secret: string): string {
 /** A new random token secret: `mrt_` and 32 random bytes, base64url. */
 export function newTokenSecret(): string {
   return TOKEN_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/** True when a token may act in the trust domain: admins always, provisioners when listed (or `*`). */
+export function tokenCoversTrustDomain(token: Pick<TokenRecord, "role" | "trustDomains">, trustDomain: string): boolean {
+  if (token.role === "admin") return true;
+  return token.trustDomains.some((d) => d === "*" || d === trustDomain);
 }
 
 /** True when a token may act on the named cluster: admins always, provisioners by pattern. */
@@ -32,6 +48,8 @@ export interface CreateTokenInput {
   name: string;
   role: Role;
   clusterPatterns?: string[] | undefined;
+  /** Provisioner only: trust domains it may act in (`*`: all). Omitted or empty: none. */
+  trustDomains?: string[] | undefined;
   expiresAt?: Date | undefined;
   /** Use this secret instead of a random one (the bootstrap admin token from the environment). */
   secret?: string | undefined;
@@ -42,15 +60,30 @@ type Deps = {
   clock: Clock;
 };
 
-/** API tokens: created with a role and optional cluster scope, stored hashed, shown once. */
+/** API tokens: created with a role and optional cluster and trust-domain scope, stored hashed, shown once. */
 export function tokenService({ store, clock }: Deps) {
   return {
     /** Creates a token and returns its record and secret (shown once). Throws `validation_failed`. */
     async create(input: CreateTokenInput, ctx: AuditContext): Promise<{ record: TokenRecord; secret: string }> {
+      // The name is written into every audit event the token causes: printable and bounded.
+      if (!/^[\x20-\x7e]{1,100}$/.test(input.name)) {
+        throw new DomainError("validation_failed", "a token name is 1-100 printable ASCII characters", [{ path: "name", message: "must be 1-100 printable ASCII characters" }]);
+      }
       const patterns = input.clusterPatterns ?? [];
       if (patterns.length > 0 && input.role !== "provisioner") {
         throw new DomainError("validation_failed", "only provisioner tokens can be limited to cluster patterns", [
           { path: "clusters", message: `role ${input.role} takes no cluster patterns` },
+        ]);
+      }
+      const trustDomains = [...new Set(input.trustDomains ?? [])];
+      if (trustDomains.length > 0 && input.role !== "provisioner") {
+        throw new DomainError("validation_failed", "only provisioner tokens are limited to trust domains", [
+          { path: "trustDomains", message: `role ${input.role} takes no trust domains` },
+        ]);
+      }
+      if (trustDomains.includes("*") && trustDomains.length > 1) {
+        throw new DomainError("validation_failed", "'*' (every trust domain) stands alone", [
+          { path: "trustDomains", message: "give ['*'] or a list of trust domains, not both" },
         ]);
       }
       const now = clock.now();
@@ -65,6 +98,7 @@ export function tokenService({ store, clock }: Deps) {
         name: input.name,
         role: input.role,
         clusterPatterns: patterns,
+        trustDomains,
         tokenHash: hashToken(secret),
         createdAt: now,
         expiresAt: input.expiresAt ?? null,
@@ -77,6 +111,7 @@ export function tokenService({ store, clock }: Deps) {
           name: record.name,
           role: record.role,
           clusters: record.clusterPatterns,
+          trustDomains: record.trustDomains,
           expiresAt: record.expiresAt?.toISOString() ?? null,
         }),
       );
@@ -84,22 +119,20 @@ export function tokenService({ store, clock }: Deps) {
     },
 
     /**
-     * Resolves a bearer secret to its token. Throws `unauthorized` for an unknown, malformed,
-     * revoked or expired token.
+     * Resolves a bearer secret to its token. Throws TokenRefused (`unauthorized`) for an unknown,
+     * malformed, revoked or expired token.
      */
     async authenticate(secret: string): Promise<TokenRecord> {
-      if (secret.length === 0 || secret.length > MAX_TOKEN_LENGTH) throw new DomainError("unauthorized", "invalid token");
+      if (secret.length === 0 || secret.length > MAX_TOKEN_LENGTH) throw new TokenRefused("malformed token");
       const hash = hashToken(secret);
       const token = await store.getTokenByHash(hash);
       // The lookup is by hash; the comparison is repeated in constant time all the same.
       if (!token || !timingSafeEqual(Buffer.from(token.tokenHash, "hex"), Buffer.from(hash, "hex"))) {
-        throw new DomainError("unauthorized", "invalid token");
+        throw new TokenRefused("unknown token");
       }
       const now = clock.now();
-      if (token.revokedAt) throw new DomainError("unauthorized", "the token has been revoked");
-      if (token.expiresAt && token.expiresAt.getTime() <= now.getTime()) {
-        throw new DomainError("unauthorized", "the token has expired");
-      }
+      if (token.revokedAt) throw new TokenRefused(`token ${token.id} has been revoked`);
+      if (token.expiresAt && token.expiresAt.getTime() <= now.getTime()) throw new TokenRefused(`token ${token.id} has expired`);
       if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
         await store.touchToken(token.id, now);
       }

@@ -21,8 +21,13 @@ export interface TrustDomainWithRoots {
   roots: RootRecord[];
 }
 
+/** A created trust domain, with what the caller should know about its root (empty when nothing). */
+export interface CreatedTrustDomain extends TrustDomainWithRoots {
+  warnings: string[];
+}
+
 type Deps = {
-  store: Pick<Store, "createTrustDomain" | "getTrustDomain" | "listTrustDomains" | "listRoots">;
+  store: Pick<Store, "createTrustDomain" | "getTrustDomain" | "listTrustDomains" | "listRoots" | "findRootByFingerprint">;
   rootKeys: RootKeys;
   crypto: Crypto;
   clock: Clock;
@@ -40,10 +45,10 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
   return {
     /**
      * Creates a trust domain with a generated root (ecdsa-p256, 10 years, organization
-     * "meshroot" by default) or an imported one. Throws `trust_domain_exists` and the errors of
-     * root import.
+     * "meshroot" by default) or an imported one. Throws `trust_domain_exists`, `root_in_use`
+     * (the imported root already serves another trust domain) and the errors of root import.
      */
-    async create(input: CreateTrustDomainInput, ctx: AuditContext): Promise<TrustDomainWithRoots> {
+    async create(input: CreateTrustDomainInput, ctx: AuditContext): Promise<CreatedTrustDomain> {
       if (await store.getTrustDomain(input.name)) {
         throw new DomainError("trust_domain_exists", `trust domain ${input.name} already exists`);
       }
@@ -52,8 +57,12 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
       let cert: import("@peculiar/x509").X509Certificate;
       let keyAlgorithm: KeyAlgorithm;
       let key: Awaited<ReturnType<RootKeys["generate"]>>;
+      let warnings: string[] = [];
       if (input.import) {
         const imported = await validateImportedRoot(input.import, now, crypto);
+        const other = await store.findRootByFingerprint(fingerprintSha256(imported.cert));
+        if (other) throw new DomainError("root_in_use", `this root certificate already serves trust domain ${other.trustDomain}; a root can serve only one`);
+        warnings = imported.warnings;
         organization = imported.cert.subjectName.getField("O")[0] ?? DEFAULT_ORGANIZATION;
         ({ cert, keyAlgorithm } = imported);
         key = await rootKeys.importPkcs8(imported.pkcs8, keyAlgorithm);
@@ -79,7 +88,7 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
         }),
       );
       observer.bundleChanged(input.name);
-      return { domain, roots: [record] };
+      return { domain, roots: [record], warnings };
     },
 
     /** A trust domain and its roots; throws `trust_domain_not_found`. */

@@ -13,6 +13,11 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_root: 422,
   key_mismatch: 422,
   root_expired: 422,
+  root_path_length: 422,
+  root_key_usage: 422,
+  root_extended_key_usage: 422,
+  root_not_yet_valid: 422,
+  root_in_use: 409,
   idempotency_key_reused: 422,
   trust_domain_not_found: 404,
   cluster_not_found: 404,
@@ -37,6 +42,10 @@ const STATUS: Record<ErrorCode, number> = {
   escrowed_custody: 409,
   crl_conflict: 409,
   rate_limited: 429,
+  auth_unavailable: 503,
+  issuance_rate_limited: 429,
+  secret_too_large: 422,
+  intermediate_revoked: 409,
 };
 
 const TITLES: Record<number, string> = {

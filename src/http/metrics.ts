@@ -3,8 +3,9 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { FleetQueries, Observer, Store } from "../core/ports.js";
 import type { Clock } from "../clock.js";
 import { requestHistogram } from "./request-histogram.js";
+import { toPem } from "../x509/pem.js";
 
-type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl">;
+type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "auditHead" | "listLiveIntermediates">;
 
 /**
  * meshroot's Prometheus metrics: fleet state read from the database at scrape time, outcome
@@ -52,10 +53,36 @@ export function createMetrics() {
       const rootNotAfter = new Gauge({ name: "meshroot_root_not_after_timestamp_seconds", help: "Expiry of each root", labelNames: ["trust_domain", "serial", "status"], registers: [registry] });
       const crlAge = new Gauge({ name: "meshroot_crl_age_seconds", help: "Age of each trust domain's current root CRL", labelNames: ["trust_domain"], registers: [registry] });
       const crlNext = new Gauge({ name: "meshroot_crl_next_update_timestamp_seconds", help: "nextUpdate of each trust domain's current root CRL", labelNames: ["trust_domain"], registers: [registry] });
+      const crlBytes = new Gauge({ name: "meshroot_ca_crl_bytes", help: "Size of each trust domain's ca-crl.pem (PEM bytes); Kubernetes caps a Secret's data at 1 MiB", labelNames: ["trust_domain"], registers: [registry] });
+      const crlMissing = new Gauge({ name: "meshroot_crl_missing", help: "1 for each live external-custody intermediate without a current CRL: left out of ca-crl.pem, so peers refuse its workloads", labelNames: ["trust_domain", "cluster", "serial"], registers: [registry] });
       const seconds = (d: Date) => d.getTime() / 1000;
+      const pemBytes = (der: Uint8Array) => toPem(der, "X509 CRL").length;
+
+      /** ca-crl.pem's size and missing issuers as caCrlBundle assembles it, from stored CRLs only (a scrape signs nothing). */
+      async function caCrl(trustDomain: string, now: Date): Promise<void> {
+        let bytes = 0;
+        for (const r of await store.listRoots(trustDomain)) {
+          if (r.status === "retired") continue;
+          const crl = await store.getLatestCrl(r.serial);
+          if (crl) bytes += pemBytes(crl.der);
+        }
+        for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
+          const crl = await store.getLatestCrl(rec.serial);
+          if (crl && (rec.custody === "escrowed" || crl.nextUpdate.getTime() > now.getTime())) bytes += pemBytes(crl.der);
+          else if (rec.custody === "external") crlMissing.set({ trust_domain: trustDomain, cluster: rec.cluster, serial: rec.serial }, 1);
+        }
+        crlBytes.set({ trust_domain: trustDomain }, bytes);
+      }
+      // The audit chain head, so that an external system (Prometheus) keeps a record of where the trail ended: docs/audit.md.
+      const headSeq = new Gauge({ name: "meshroot_audit_head_seq", help: "Seq of the newest audit event (the chain head)", registers: [registry] });
+      const headInfo = new Gauge({ name: "meshroot_audit_head_info", help: "The audit chain head's hash (label; value 1)", labelNames: ["seq", "hash"], registers: [registry] });
 
       refreshFleet = async () => {
-        for (const g of [notAfter, rotateAfter, rootNotAfter, crlAge, crlNext]) g.reset();
+        for (const g of [notAfter, rotateAfter, rootNotAfter, crlAge, crlNext, crlBytes, crlMissing]) g.reset();
+        const head = (await store.auditHead()) ?? { seq: 0, hash: "0".repeat(64) };
+        headSeq.set(head.seq);
+        headInfo.reset();
+        headInfo.set({ seq: String(head.seq), hash: head.hash }, 1);
         for (const i of await store.listActiveIntermediates()) {
           notAfter.set({ cluster: i.cluster, trust_domain: i.trustDomain }, seconds(i.notAfter));
           rotateAfter.set({ cluster: i.cluster, trust_domain: i.trustDomain }, seconds(i.rotateAfter));
@@ -64,12 +91,14 @@ export function createMetrics() {
         for (let after: string | undefined; ; ) {
           const domains = await store.listTrustDomains({ limit: 200, after });
           for (const d of domains) {
+            await caCrl(d.name, now);
             for (const r of await store.listRoots(d.name)) {
               rootNotAfter.set({ trust_domain: d.name, serial: r.serial, status: r.status }, seconds(r.notAfter));
               if (r.status !== "active") continue;
               const crl = await store.getLatestCrl(r.serial);
               if (!crl) continue;
-              crlAge.set({ trust_domain: d.name }, (now.getTime() - crl.thisUpdate.getTime()) / 1000);
+              // Since it was signed: thisUpdate is backdated a minute for peers whose clock lags.
+              crlAge.set({ trust_domain: d.name }, (now.getTime() - crl.createdAt.getTime()) / 1000);
               crlNext.set({ trust_domain: d.name }, seconds(crl.nextUpdate));
             }
           }

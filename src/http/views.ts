@@ -2,7 +2,7 @@ import * as x509 from "@peculiar/x509";
 import type { ClusterView } from "../core/clusters.js";
 import { intermediateState } from "../core/cluster-state.js";
 import type { IntermediateRecord, RootRecord, TokenRecord } from "../core/ports.js";
-import type { TrustDomainWithRoots } from "../core/trust-domains.js";
+import type { CreatedTrustDomain, TrustDomainWithRoots } from "../core/trust-domains.js";
 
 /** JSON views of core records, as the API schemas describe them. */
 
@@ -37,6 +37,11 @@ export function rootView(r: RootRecord) {
 
 export function trustDomainView({ domain, roots }: TrustDomainWithRoots) {
   return { name: domain.name, organization: domain.organization, createdAt: iso(domain.createdAt), roots: roots.map(rootView) };
+}
+
+/** The creation response: the trust domain and the warnings about its root. */
+export function createdTrustDomainView(created: CreatedTrustDomain) {
+  return { ...trustDomainView(created), warnings: created.warnings };
 }
 
 export function intermediateView(r: IntermediateRecord, now: Date) {

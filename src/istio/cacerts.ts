@@ -1,10 +1,13 @@
 import { stringify } from "yaml";
+import { DomainError } from "../errors.js";
 
 export type SecretFormat = "yaml" | "json";
 export type SecretType = "opaque" | "tls";
 
 export const DEFAULT_NAMESPACE = "istio-system";
 export const SECRET_NAME = "cacerts";
+/** Kubernetes refuses a Secret (and istiod's istio-ca-crl ConfigMap) whose data totals more than 1 MiB, decoded. */
+export const MAX_SECRET_DATA_BYTES = 1024 * 1024;
 
 /** The files istiod reads from its `cacerts` Secret (docs/architecture.md, "What meshroot emits"). */
 export interface CacertsFiles {
@@ -60,6 +63,15 @@ export function renderCacertsSecret(files: CacertsFiles, meta: SecretMetadata, o
     options.type === "tls"
       ? pick({ "tls.crt": files["ca-cert.pem"], "tls.key": files["ca-key.pem"], "ca.crt": files["root-cert.pem"] })
       : pick({ ...files });
+  const size = Object.values(data).reduce((n, v) => n + Buffer.byteLength(v, "utf8"), 0);
+  if (size > MAX_SECRET_DATA_BYTES) {
+    const crl = Buffer.byteLength(data["ca-crl.pem"] ?? "", "utf8");
+    throw new DomainError(
+      "secret_too_large",
+      `the cacerts Secret's data would be ${size} bytes (ca-crl.pem ${crl}); Kubernetes refuses Secrets over ${MAX_SECRET_DATA_BYTES} bytes. ` +
+        "Fetch it without crl=true and distribute CRLs another way, or shrink ca-crl.pem: decommission unused clusters and revoke superseded intermediates that are no longer in use (each live intermediate adds a CRL)",
+    );
+  }
   const manifest = {
     apiVersion: "v1",
     kind: "Secret",

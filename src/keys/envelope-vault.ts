@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import type { KeyVault } from "../core/ports.js";
 import { DomainError } from "../errors.js";
+import { masterKeyMac } from "./checkpoint-key.js";
 
 const MAGIC = Buffer.from("MRK1");
 const KID_LEN = 8;
@@ -26,6 +27,7 @@ export function envelopeVault(masterKey: Uint8Array): KeyVault {
 
   return {
     keyId,
+    mac: masterKeyMac(masterKey),
     async seal(plaintext, aad) {
       const dek = randomBytes(DEK_LEN);
       const wrapNonce = randomBytes(NONCE_LEN);

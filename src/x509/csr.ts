@@ -1,11 +1,11 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import { DomainError } from "../errors.js";
-import { children, DerError, expectTag, readBitString, readOid, readTlv } from "./der-reader.js";
+import { children, DerError, expectTag, readBitString, readOid, readTlv, type Tlv } from "./der-reader.js";
 import { keyAlgorithmOf, type KeyAlgorithm } from "./key-algorithms.js";
 import { parseSinglePem } from "./pem.js";
 
 export interface VerifiedCsr {
-  /** DER SubjectPublicKeyInfo of the requested key, as the CSR holds it. */
+  /** DER SubjectPublicKeyInfo of the requested key, re-encoded from the parsed key (never the CSR's bytes). */
   spki: Uint8Array;
   keyAlgorithm: KeyAlgorithm;
 }
@@ -31,9 +31,11 @@ const SIGNATURES: Record<string, { family: "ec" | "rsa"; hash: string }> = {
 interface ParsedCsr {
   /** The signed bytes: the whole CertificationRequestInfo element. */
   info: Uint8Array;
-  spki: Uint8Array;
   keyOid: string;
-  keyParams: string | null;
+  /** The AlgorithmIdentifier's parameters as they are: a named curve's OID, NULL, or anything else. */
+  keyParams: { tag: number; oid: string | null; length: number } | undefined;
+  /** Elements of the key's AlgorithmIdentifier after the parameters (there must be none). */
+  keyAlgExtra: number;
   publicKeyBits: Uint8Array;
   signatureOid: string;
   signature: Uint8Array;
@@ -59,17 +61,90 @@ function parseCsr(der: Uint8Array): ParsedCsr {
   if (more.length) throw new DerError("certificationRequestInfo has extra elements");
   const [keyAlg, keyBits, ...spkiMore] = children(der, spki!);
   if (spkiMore.length) throw new DerError("subjectPKInfo has extra elements");
-  const [keyOid, keyParams] = children(der, expectTag(keyAlg, 0x30, "key AlgorithmIdentifier"));
+  const [keyOid, keyParams, ...keyAlgExtra] = children(der, expectTag(keyAlg, 0x30, "key AlgorithmIdentifier"));
   const [sigOid] = children(der, expectTag(sigAlg, 0x30, "signatureAlgorithm"));
   return {
     info: der.subarray(info!.at, info!.end),
-    spki: der.subarray(spki!.at, spki!.end),
     keyOid: readOid(der, keyOid!),
-    keyParams: keyParams?.tag === 0x06 ? readOid(der, keyParams) : null,
+    keyParams: keyParams && { tag: keyParams.tag, oid: keyParams.tag === 0x06 ? readOid(der, keyParams) : null, length: keyParams.end - keyParams.start },
+    keyAlgExtra: keyAlgExtra.length,
     publicKeyBits: readBitString(der, keyBits!, "subjectPublicKey"),
     signatureOid: readOid(der, sigOid!),
     signature: readBitString(der, sigBits!, "signature"),
   };
+}
+
+const invalid = (why: string) => new DomainError("invalid_csr", `csrPem: ${why}`);
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
+
+/**
+ * The EC key of a CSR: exactly {id-ecPublicKey, namedCurve} and an uncompressed point, which
+ * JWK import checks is on the curve. Anything else is refused rather than copied: OpenSSL cannot
+ * load extra identifier bytes, Go cannot parse a compressed point.
+ */
+function ecKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm } {
+  const curve = csr.keyParams?.oid ? CURVES[csr.keyParams.oid] : undefined;
+  const curveName = curve?.name ?? csr.keyParams?.oid ?? "(explicit or missing parameters)";
+  const keyAlgorithm = keyAlgorithmOf({ name: "ECDSA", namedCurve: curveName } as EcKeyAlgorithm, "the CSR");
+  if (csr.keyAlgExtra) throw invalid("the EC key's AlgorithmIdentifier has extra elements; expected exactly {id-ecPublicKey, namedCurve}");
+  const size = curve!.size!;
+  const bits = csr.publicKeyBits;
+  if (bits.length !== 1 + 2 * size || bits[0] !== 0x04) throw invalid("the EC public key is not an uncompressed point (04 || X || Y)");
+  try {
+    const key = createPublicKey({ key: { kty: "EC", crv: curve!.name, x: b64url(bits.subarray(1, 1 + size)), y: b64url(bits.subarray(1 + size)) }, format: "jwk" });
+    return { key, keyAlgorithm };
+  } catch {
+    throw invalid(`the EC public key is not a point on ${curve!.name}`);
+  }
+}
+
+/** Primes below 1000: an RSA modulus divisible by one is no RSA modulus (trial division is cheap). */
+const SMALL_PRIMES: bigint[] = [];
+for (let n = 2; n < 1000; n++) if (SMALL_PRIMES.every((p) => BigInt(n) % p !== 0n)) SMALL_PRIMES.push(BigInt(n));
+
+/** A positive, minimally encoded DER INTEGER's magnitude (no sign byte), or a DerError. */
+function readPositiveInteger(der: Uint8Array, t: Tlv | undefined, what: string): Uint8Array {
+  expectTag(t, 0x02, what);
+  const v = der.subarray(t!.start, t!.end);
+  if (v.length === 0 || v[0]! & 0x80) throw new DerError(`${what} is not a positive INTEGER`);
+  if (v.length > 1 && v[0] === 0 && !(v[1]! & 0x80)) throw new DerError(`${what} is not minimally encoded`);
+  return v[0] === 0 ? v.subarray(1) : v;
+}
+
+/**
+ * The RSA key of a CSR: rsaEncryption (NULL or no parameters), RSAPublicKey { n, e } with
+ * e = 65537 (e = 1 lets anyone forge signatures) and an odd modulus with no prime factor below
+ * 1000. Its size names the key algorithm, which issuance compares with the policy.
+ */
+function rsaKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm } {
+  const p = csr.keyParams;
+  if (csr.keyAlgExtra || (p && !(p.tag === 0x05 && p.length === 0))) throw invalid("the RSA key's AlgorithmIdentifier must be exactly {rsaEncryption, NULL}");
+  let n: Uint8Array;
+  let e: Uint8Array;
+  try {
+    const bits = csr.publicKeyBits;
+    const top = expectTag(readTlv(bits, 0), 0x30, "RSAPublicKey");
+    if (top.end !== bits.length) throw new DerError("trailing bytes after RSAPublicKey");
+    const parts = children(bits, top);
+    if (parts.length !== 2) throw new DerError("RSAPublicKey must hold exactly a modulus and an exponent");
+    n = readPositiveInteger(bits, parts[0], "modulus");
+    e = readPositiveInteger(bits, parts[1], "publicExponent");
+  } catch (err) {
+    if (!(err instanceof DerError)) throw err;
+    throw invalid(`the RSA public key could not be decoded (${err.message})`);
+  }
+  const modulus = BigInt(`0x${Buffer.from(n).toString("hex") || "0"}`);
+  const modulusLength = modulus.toString(2).length;
+  const keyAlgorithm = keyAlgorithmOf({ name: "RSASSA-PKCS1-v1_5", modulusLength } as RsaHashedKeyAlgorithm, "the CSR");
+  const exponent = Buffer.from(e).toString("hex");
+  if (exponent !== "010001") throw invalid(`the RSA public exponent must be 65537, not ${e.length <= 8 ? BigInt(`0x${exponent}`) : "a longer value"}`);
+  const factor = SMALL_PRIMES.find((q) => modulus % q === 0n);
+  if (factor !== undefined) throw invalid(`the RSA modulus is divisible by ${factor}${factor === 2n ? " (even)" : ""}: it is not a product of two large primes`);
+  try {
+    return { key: createPublicKey({ key: { kty: "RSA", n: b64url(n), e: "AQAB" }, format: "jwk" }), keyAlgorithm };
+  } catch {
+    throw invalid("the RSA public key could not be decoded");
+  }
 }
 
 /**
@@ -77,36 +152,18 @@ function parseCsr(der: Uint8Array): ParsedCsr {
  * what is supported and words the refusal, as for imported roots).
  */
 function publicKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm } {
-  const fromSpki = () => createPublicKey({ key: Buffer.from(csr.spki), format: "der", type: "spki" });
-  if (csr.keyOid === EC_PUBLIC_KEY) {
-    const curve = CURVES[csr.keyParams ?? ""];
-    const keyAlgorithm = keyAlgorithmOf({ name: "ECDSA", namedCurve: curve?.name ?? csr.keyParams ?? "(explicit parameters)" } as EcKeyAlgorithm, "the CSR");
-    const bits = csr.publicKeyBits;
-    const size = curve!.size!;
-    // An uncompressed point imports faster as JWK than the SPKI goes through OpenSSL's decoder.
-    const key =
-      bits.length === 1 + 2 * size && bits[0] === 0x04
-        ? createPublicKey({
-            key: { kty: "EC", crv: curve!.name, x: Buffer.from(bits.subarray(1, 1 + size)).toString("base64url"), y: Buffer.from(bits.subarray(1 + size)).toString("base64url") },
-            format: "jwk",
-          })
-        : fromSpki();
-    return { key, keyAlgorithm };
-  }
-  if (csr.keyOid === RSA_ENCRYPTION) {
-    const key = fromSpki();
-    const algorithm = { name: "RSASSA-PKCS1-v1_5", modulusLength: key.asymmetricKeyDetails?.modulusLength } as RsaHashedKeyAlgorithm;
-    return { key, keyAlgorithm: keyAlgorithmOf(algorithm, "the CSR") };
-  }
+  if (csr.keyOid === EC_PUBLIC_KEY) return ecKeyOf(csr);
+  if (csr.keyOid === RSA_ENCRYPTION) return rsaKeyOf(csr);
   // Any other key type: keyAlgorithmOf refuses it before the key is decoded.
-  const keyAlgorithm = keyAlgorithmOf({ name: csr.keyOid }, "the CSR");
-  return { key: fromSpki(), keyAlgorithm };
+  keyAlgorithmOf({ name: csr.keyOid }, "the CSR"); // throws unsupported_key_algorithm
+  throw invalid(`key algorithm ${csr.keyOid} is not supported`);
 }
 
 /**
  * Parses a PKCS#10 CSR, checks its signature and key algorithm, and returns only its public
  * key: subject and extensions come from the profile, never from the CSR. The signature is
- * checked off the event loop (libuv thread pool). Throws `invalid_pem`, `invalid_csr`,
+ * checked off the event loop (libuv thread pool). The key must be canonical and sound (see
+ * ecKeyOf, rsaKeyOf); its SPKI is rebuilt. Throws `invalid_pem`, `invalid_csr`,
  * `unsupported_key_algorithm` or `csr_signature_invalid`.
  */
 export async function verifyCsr(pem: string): Promise<VerifiedCsr> {
@@ -134,5 +191,7 @@ export async function verifyCsr(pem: string): Promise<VerifiedCsr> {
     scheme.family === keyFamily &&
     (await new Promise<boolean>((resolve) => verify(scheme.hash, csr.info, pub.key, csr.signature, (err, valid) => resolve(!err && valid))));
   if (!ok) throw new DomainError("csr_signature_invalid", "csrPem: the CSR's signature does not verify with its public key");
-  return { spki: csr.spki, keyAlgorithm: pub.keyAlgorithm };
+  // The certificate gets the canonical encoding of the validated key, never the CSR's bytes.
+  const spki = new Uint8Array(pub.key.export({ type: "spki", format: "der" }));
+  return { spki, keyAlgorithm: pub.keyAlgorithm };
 }

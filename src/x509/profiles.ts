@@ -4,6 +4,8 @@
  * builds the same certificates from the same data with @peculiar/x509's generic encoder.
  */
 
+import { createHash } from "node:crypto";
+
 /** Subject attribute types meshroot writes, by the short name RFC 4514 text uses. */
 export const NAME_ATTRIBUTES = { O: "2.5.4.10", CN: "2.5.4.3", L: "2.5.4.7", OU: "2.5.4.11" } as const;
 export type NameAttribute = keyof typeof NAME_ATTRIBUTES;
@@ -29,9 +31,24 @@ export interface CaProfile {
 /** Key usages of every CA certificate meshroot issues. */
 export const CA_KEY_USAGE: readonly KeyUsage[] = ["digitalSignature", "keyCertSign", "cRLSign"];
 
-/** The root: `O=<org>, CN=<trust domain> Root CA`; CA:TRUE without pathlen; no AKI. */
+/** RFC 5280 ub-common-name: strict verifiers (openssl -x509_strict) refuse a longer CN. */
+export const MAX_COMMON_NAME = 64;
+
+/**
+ * The root's CN: `<trust domain> Root CA`, or, when that exceeds 64 characters, the trust
+ * domain's first characters, `-`, 8 hex of its SHA-256 and ` Root CA` (deterministic, still
+ * distinct per trust domain, exactly 64 characters).
+ */
+export function rootCommonName(trustDomain: string): string {
+  const full = `${trustDomain} Root CA`;
+  if (full.length <= MAX_COMMON_NAME) return full;
+  const hash = createHash("sha256").update(trustDomain).digest("hex").slice(0, 8);
+  return `${trustDomain.slice(0, MAX_COMMON_NAME - " Root CA".length - hash.length - 1)}-${hash} Root CA`;
+}
+
+/** The root: `O=<org>, CN=<trust domain> Root CA` (shortened past 64 characters); CA:TRUE without pathlen; no AKI. */
 export function rootProfile(organization: string, trustDomain: string): CaProfile {
-  return { subject: [["O", organization], ["CN", `${trustDomain} Root CA`]], pathLength: undefined, keyUsage: CA_KEY_USAGE, authorityKeyId: false };
+  return { subject: [["O", organization], ["CN", rootCommonName(trustDomain)]], pathLength: undefined, keyUsage: CA_KEY_USAGE, authorityKeyId: false };
 }
 
 /**

@@ -30,7 +30,8 @@ describe("revocation", () => {
     expect(await empty.verify({ publicKey: root.publicKey })).toBe(true);
     expect(empty.issuer).toBe(root.subject);
     expect(empty.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId).toBe(root.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId);
-    expect(empty.nextUpdate!.getTime() - empty.thisUpdate.getTime()).toBe(7 * DAY_MS);
+    // thisUpdate is backdated a minute (like notBefore); nextUpdate is 7 days after signing.
+    expect(empty.nextUpdate!.getTime() - empty.thisUpdate.getTime()).toBe(7 * DAY_MS + 60_000);
 
     const { record } = await core.issuance.issue("east", {}, TEST_CTX);
     clock.advance(60_000);
@@ -119,7 +120,7 @@ describe("ca-crl.pem", () => {
     await core.issuance.issue("short", {}, TEST_CTX);
     await core.revocation.revoke(w1.serial, "superseded", TEST_CTX);
     clock.advance(3 * DAY_MS); // "short" has expired
-    const crls = crlsOf(await core.revocation.caCrlBundle("cluster.local"));
+    const crls = crlsOf((await core.revocation.caCrlBundle("cluster.local")).pem);
     expect(crls[0]!.issuer).toBe(root.subject);
     expect(await crls[0]!.verify({ publicKey: root.publicKey })).toBe(true);
     const issuers = new Map([e1, e2, w2].map((r) => [new x509.X509Certificate(r.certPem).subject, r]));
@@ -132,12 +133,15 @@ describe("ca-crl.pem", () => {
     }
   });
 
-  it("names the external intermediates that lack a CRL, and includes an uploaded one", async () => {
+  it("names the external intermediates that lack a CRL (strict: refuses), and includes an uploaded one", async () => {
     const { core, clock } = await setup();
     await core.issuance.issue("east", {}, TEST_CTX);
     const csr = await makeCsr();
     const ext = (await core.issuance.issue("west", { csrPem: csr.pem }, TEST_CTX)).record;
-    const err = await core.revocation.caCrlBundle("cluster.local").catch((e: DomainError) => e);
+    const lenient = await core.revocation.caCrlBundle("cluster.local");
+    expect(lenient.missing).toEqual([{ serial: ext.serial, cluster: "west", generation: 1 }]);
+    expect(crlsOf(lenient.pem)).toHaveLength(2); // the root's and east's
+    const err = await core.revocation.caCrlBundle("cluster.local", { strict: true }).catch((e: DomainError) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).code).toBe("crl_incomplete");
     expect((err as DomainError).errors).toEqual([{ path: `intermediates.${ext.serial}`, message: expect.stringContaining("west") }]);
@@ -149,14 +153,15 @@ describe("ca-crl.pem", () => {
     const crl5 = await mk(5);
     const stored = await core.revocation.uploadCrl("west", ext.serial, new Uint8Array(crl5.rawData), TEST_CTX);
     expect(stored).toMatchObject({ crlNumber: 5, entries: 1, uploaded: true });
-    const bundle = crlsOf(await core.revocation.caCrlBundle("cluster.local"));
+    const bundle = crlsOf((await core.revocation.caCrlBundle("cluster.local", { strict: true })).pem);
     expect(bundle.map((c) => c.issuer)).toContain(cert.subject);
     // PEM works too; an older number is refused as stale.
     expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from(crl5.toString("pem")), TEST_CTX))).toBe("crl_stale");
     expect(await code(core.revocation.uploadCrl("west", ext.serial, Buffer.from((await mk(6)).toString("pem")), TEST_CTX))).toBe("ok");
     // Expired uploads stop counting.
     clock.advance(8 * DAY_MS);
-    expect(await code(core.revocation.caCrlBundle("cluster.local"))).toBe("crl_incomplete");
+    expect(await code(core.revocation.caCrlBundle("cluster.local", { strict: true }))).toBe("crl_incomplete");
+    expect((await core.revocation.caCrlBundle("cluster.local")).missing.map((m) => m.serial)).toEqual([ext.serial]);
   });
 
   it("refuses uploads that are not the intermediate's own current CRL", async () => {

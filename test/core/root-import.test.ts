@@ -9,17 +9,21 @@ import { crypto, generateKeys, T0, testCore, TEST_CTX } from "../helpers.js";
 
 const now = new Date(T0);
 
-async function makeRoot(opts: { alg?: KeyAlgorithm; ca?: boolean; selfSigned?: boolean; notAfter?: Date; keyUsage?: number } = {}) {
+async function makeRoot(
+  opts: { alg?: KeyAlgorithm; ca?: boolean; selfSigned?: boolean; notAfter?: Date; notBefore?: Date; keyUsage?: number; pathLength?: number; eku?: boolean; ski?: boolean } = {},
+) {
   const alg = opts.alg ?? "ecdsa-p256";
   const keys = await generateKeys(alg);
   const signer = opts.selfSigned === false ? await generateKeys(alg) : keys;
-  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(opts.ca ?? true, undefined, true)];
+  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(opts.ca ?? true, opts.pathLength, true)];
   if (opts.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(opts.keyUsage, true));
+  if (opts.eku) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]));
+  if (opts.ski) extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: "4a01",
     subject: "CN=Imported Root, O=Example",
     issuer: "CN=Imported Root, O=Example",
-    notBefore: new Date("2025-01-01T00:00:00Z"),
+    notBefore: opts.notBefore ?? new Date("2025-01-01T00:00:00Z"),
     notAfter: opts.notAfter ?? new Date("2035-01-01T00:00:00Z"),
     publicKey: keys.publicKey,
     signingKey: signer.privateKey,
@@ -106,6 +110,34 @@ describe("root import", () => {
     const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
     const err = await code(validateImportedRoot({ certificatePem: cert.toString("pem"), privateKeyPem: pkcs8Pem(pkcs8) }, now, crypto));
     expect(err).toBe("unsupported_key_algorithm");
+  });
+
+  it("refuses roots Istio cannot use, each with its own code (issue 16, item 4)", async () => {
+    const CA = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign;
+    expect(await code(validateImportedRoot(await makeRoot({ pathLength: 0 }), now, crypto))).toBe("root_path_length");
+    expect(await code(validateImportedRoot(await makeRoot({ keyUsage: x509.KeyUsageFlags.keyCertSign }), now, crypto))).toBe("root_key_usage");
+    expect(await code(validateImportedRoot(await makeRoot({ eku: true }), now, crypto))).toBe("root_extended_key_usage");
+    const future = new Date(now.getTime() + 6 * 60_000);
+    expect(await code(validateImportedRoot(await makeRoot({ notBefore: future }), now, crypto))).toBe("root_not_yet_valid");
+    // Still accepted: pathlen 1, keyUsage with both bits, notBefore within the 5-minute skew.
+    expect(await code(validateImportedRoot(await makeRoot({ pathLength: 1, keyUsage: CA }), now, crypto))).toBe("ok");
+    expect(await code(validateImportedRoot(await makeRoot({ notBefore: new Date(now.getTime() + 4 * 60_000) }), now, crypto))).toBe("ok");
+  });
+
+  it("warns about a root without a subject key identifier, and not about one with it", async () => {
+    expect((await validateImportedRoot(await makeRoot(), now, crypto)).warnings).toEqual([expect.stringContaining("subjectKeyIdentifier")]);
+    expect((await validateImportedRoot(await makeRoot({ ski: true }), now, crypto)).warnings).toEqual([]);
+  });
+
+  it("importing a root that already serves another trust domain names that domain (root_in_use)", async () => {
+    const { core } = testCore();
+    const root = await makeRoot({ ski: true });
+    await core.trustDomains.create({ name: "first.example", import: root }, TEST_CTX);
+    const err = await core.trustDomains.create({ name: "second.example", import: root }, TEST_CTX).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).code).toBe("root_in_use");
+    expect((err as DomainError).message).toContain("first.example");
+    await expect(core.trustDomains.get("second.example")).rejects.toMatchObject({ code: "trust_domain_not_found" });
   });
 
   it("an imported root signs intermediates whose AKI is its SKI, and its organization carries over", async () => {

@@ -73,18 +73,25 @@ describe("meshroot CLI", () => {
     const dir = tempDir();
     const env = { MESHROOT_DATA_DIR: join(dir, "data"), MESHROOT_MASTER_KEY_FILE: keyFile(dir) };
     expect(run(["init"], env).code).toBe(0);
-    const r = run(["token", "create", "--name", "ci", "--role", "provisioner", "--cluster", "prod-*", "--expires-in", "30d"], env);
+    const r = run(["token", "create", "--name", "ci", "--role", "provisioner", "--cluster", "prod-*", "--trust-domain", "cluster.local", "mesh.example.com", "--expires-in", "30d"], env);
     expect(r.code, r.stderr).toBe(0);
     const secret = r.stdout.trim();
     const db = new Database(join(dir, "data", "meshroot.db"), { readonly: true });
-    const row = db.prepare("SELECT role, cluster_patterns, expires_at FROM api_tokens WHERE name = 'ci'").get() as { role: string; cluster_patterns: string; expires_at: number };
+    const row = db.prepare("SELECT role, cluster_patterns, trust_domains, expires_at FROM api_tokens WHERE name = 'ci'").get() as {
+      role: string;
+      cluster_patterns: string;
+      trust_domains: string;
+      expires_at: number;
+    };
     db.close();
     expect(row.role).toBe("provisioner");
     expect(JSON.parse(row.cluster_patterns)).toEqual(["prod-*"]);
+    expect(JSON.parse(row.trust_domains)).toEqual(["cluster.local", "mesh.example.com"]);
     expect(row.expires_at).toBeGreaterThan(Date.now() + 29 * 86_400_000);
     expect(secret).toMatch(/^mrt_/);
     expect(run(["token", "create", "--name", "x", "--role", "root"], env).code).not.toBe(0);
     expect(run(["token", "create", "--name", "x", "--role", "admin", "--cluster", "a*"], env).code).toBe(2);
+    expect(run(["token", "create", "--name", "x", "--role", "auditor", "--trust-domain", "cluster.local"], env).code).toBe(2);
   });
 
   it("backup writes a consistent copy while the server runs, and refuses to overwrite", async () => {

@@ -44,7 +44,7 @@ describe("meshroot serve, end to end with openssl", () => {
   it("issues two clusters (escrowed and external) whose Secrets verify, and a workload of A verifies under B's bundle", async () => {
     const admin = client(server.url, readFileSync(join(dataDir, "admin.token"), "utf8").trim());
     expect((await admin("POST", "/v1/trust-domains", { name: TD, root: { organization: "Example Inc" } })).status).toBe(201);
-    const prov = await admin("POST", "/v1/tokens", { name: "pipeline", role: "provisioner", clusters: ["east", "west"] });
+    const prov = await admin("POST", "/v1/tokens", { name: "pipeline", role: "provisioner", clusters: ["east", "west"], trustDomains: [TD] });
     expect(prov.status).toBe(201);
     const api = client(server.url, prov.json().token);
 

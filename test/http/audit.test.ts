@@ -65,7 +65,7 @@ describe("audit trail: every action writes exactly one event", () => {
     };
 
     await expectOne({ method: "POST", url: "/v1/trust-domains", headers: h, payload: { name: "cluster.local" } }, { action: "trust_domain.create", target_type: "trust_domain", target_id: "cluster.local", trust_domain: "cluster.local" });
-    const tok = await expectOne({ method: "POST", url: "/v1/tokens", headers: h, payload: { name: "ci", role: "provisioner", clusters: ["east"] } }, { action: "token.create", target_type: "token" });
+    const tok = await expectOne({ method: "POST", url: "/v1/tokens", headers: h, payload: { name: "ci", role: "provisioner", clusters: ["east"], trustDomains: ["cluster.local"] } }, { action: "token.create", target_type: "token" });
     const secret = tok.res.json().token as string;
     expect(tok.event.details).not.toContain(secret);
     expect(tok.details).toMatchObject({ name: "ci", role: "provisioner", clusters: ["east"] });
@@ -177,6 +177,25 @@ describe("audit trail: tamper evidence", () => {
     dropTriggers();
     t.db.exec("UPDATE audit_events SET seq = -3 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = 4; UPDATE audit_events SET seq = 4 WHERE seq = -3;");
     expect(await verify()).toMatchObject({ ok: false, firstBroken: { seq: 3 } });
+  });
+});
+
+describe("GET /v1/audit/verify: checkpoint, cross-check, expected head", () => {
+  it("reports the newest checkpoint's verdict and an expected head; a cut below the checkpoint fails", async () => {
+    await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
+    const cp = (await t.core.audit.checkpoint())!;
+    const get = async (query = "") => (await t.app.inject({ url: `/v1/audit/verify${query}`, headers: t.auth() })).json();
+    expect(await get(`?expectHead=${cp.seq}:${cp.hash}`)).toMatchObject({
+      ok: true,
+      chainOk: true,
+      checkpoint: { status: "ok", checkpoint: { seq: 2, hash: cp.hash, at: cp.at.toISOString() }, eventsAfter: 0, reason: null },
+      missingCreationEvents: [],
+      expectedHead: { seq: 2, hash: cp.hash, ok: true, unanchored: 0 },
+    });
+    const bad = await t.app.inject({ url: "/v1/audit/verify?expectHead=2:xyz", headers: t.auth() });
+    expect(bad.statusCode).toBe(400);
+    t.db.exec("DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq = 2;");
+    expect(await get()).toMatchObject({ ok: false, chainOk: true, lastSeq: 1, checkpoint: { status: "truncated" }, expectedHead: null });
   });
 });
 

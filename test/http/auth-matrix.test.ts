@@ -83,7 +83,7 @@ const routes: RouteCase[] = [
     contentType: "application/pkix-crl",
   },
   { method: "GET", path: "/v1/rotations/due", access: "any", ok: 200, url: () => "/v1/rotations/due?within=30d" },
-  { method: "POST", path: "/v1/rotations/run", access: "provisioner", ok: 200, url: () => "/v1/rotations/run", body: () => ({ dryRun: true }), filtersByScope: true },
+  { method: "POST", path: "/v1/rotations/run", access: "provisioner", ok: 200, url: () => "/v1/rotations/run", body: () => ({ dryRun: true, trustDomain: "cluster.local" }), filtersByScope: true },
   { method: "GET", path: "/v1/audit", access: "auditor", ok: 200, url: () => "/v1/audit?limit=5" },
   { method: "GET", path: "/v1/audit/export", access: "auditor", ok: 200, url: () => "/v1/audit/export?action=cluster.create" },
   { method: "GET", path: "/v1/audit/verify", access: "auditor", ok: 200, url: () => "/v1/audit/verify" },
@@ -134,14 +134,14 @@ beforeAll(async () => {
     crls.push(Buffer.from(crl.rawData));
   }
   external.crl = () => crls.shift()!;
-  const make = async (role: "provisioner" | "auditor", clusterPatterns?: string[]) =>
-    (await t.core.tokens.create({ name: role, role, clusterPatterns }, TEST_CTX)).secret;
+  const make = async (role: "provisioner" | "auditor", clusterPatterns?: string[], trustDomains?: string[]) =>
+    (await t.core.tokens.create({ name: role, role, clusterPatterns, trustDomains }, TEST_CTX)).secret;
   secrets.none = undefined;
   secrets.garbage = "mrt_not-a-real-token";
   secrets.admin = t.admin;
-  secrets.provisioner = await make("provisioner");
-  secrets.scopedIn = await make("provisioner", ["prod-*"]);
-  secrets.scopedOut = await make("provisioner", ["dev-*", "staging"]);
+  secrets.provisioner = await make("provisioner", undefined, ["*"]);
+  secrets.scopedIn = await make("provisioner", ["prod-*"], ["cluster.local"]);
+  secrets.scopedOut = await make("provisioner", ["dev-*", "staging"], ["cluster.local"]);
   secrets.auditor = await make("auditor");
   const revoked = await t.core.tokens.create({ name: "revoked", role: "admin" }, TEST_CTX);
   await t.core.tokens.revoke(revoked.record.id, TEST_CTX);
@@ -183,10 +183,15 @@ describe("authorization matrix: every route × every caller", () => {
     }
   }
 
-  it("says why a token is refused", async () => {
+  it("tells the caller only that a token is not valid; the audit event keeps why", async () => {
     const get = async (secret: string) => (await t.app.inject({ url: "/v1/clusters", headers: { authorization: `Bearer ${secret}` } })).json().detail;
-    expect(await get(secrets.revoked!)).toMatch(/revoked/);
-    expect(await get(secrets.expired!)).toMatch(/expired/);
+    // Revoked, expired and never-issued tokens read the same: whether a token once existed is not the caller's to learn.
+    expect(await get(secrets.revoked!)).toBe("the token is not valid");
+    expect(await get(secrets.expired!)).toBe("the token is not valid");
+    expect(await get(secrets.garbage!)).toBe("the token is not valid");
+    const reasons = (await t.core.audit.list({ action: "request.denied" }, { limit: 1000 })).map((e) => String(e.details.reason));
+    expect(reasons.some((r) => /has been revoked/.test(r))).toBe(true);
+    expect(reasons.some((r) => /has expired/.test(r))).toBe(true);
     const res = await t.app.inject({ url: "/v1/clusters", headers: { authorization: `Basic ${secrets.admin}` } });
     expect(res.statusCode).toBe(401);
     expect(res.json().detail).toMatch(/Bearer/);

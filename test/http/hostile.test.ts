@@ -152,7 +152,7 @@ describe("hostile input: always a 4xx problem, never a 5xx, nothing written", ()
 });
 
 describe("bad tokens are rate-limited and audited", () => {
-  it("after 20 failures from one address, 429 with Retry-After until the window ends, even with a good token", async () => {
+  it("after 20 failures from one address, its failures get 429 with Retry-After until the window ends; a good token is still served", async () => {
     const a = await testApp(undefined, { limit: 20, windowMs: 60_000 });
     const bad = () => a.app.inject({ url: "/v1/clusters", headers: { authorization: "Bearer mrt_guess" } });
     for (let i = 0; i < 20; i++) expect((await bad()).statusCode).toBe(401);
@@ -161,13 +161,13 @@ describe("bad tokens are rate-limited and audited", () => {
     expect(limited.json().code).toBe("rate_limited");
     expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
     expect(Number(limited.headers["retry-after"])).toBeLessThanOrEqual(60);
-    expect((await a.app.inject({ url: "/v1/clusters", headers: a.auth() })).statusCode).toBe(429);
+    expect((await a.app.inject({ url: "/v1/clusters", headers: a.auth() })).statusCode).toBe(200);
     // Public routes stay open.
     expect((await a.app.inject({ url: "/healthz" })).statusCode).toBe(200);
     const events = a.db.prepare("SELECT action, outcome FROM audit_events WHERE action LIKE 'request.%'").all() as { action: string }[];
     expect(events.filter((e) => e.action === "request.denied")).toHaveLength(20);
     expect(events.filter((e) => e.action === "request.rate_limited")).toHaveLength(1);
     a.clock.advance(61_000);
-    expect((await a.app.inject({ url: "/v1/clusters", headers: a.auth() })).statusCode).toBe(200);
+    expect((await bad()).statusCode).toBe(401);
   });
 });

@@ -86,12 +86,12 @@ describe("rotation routes", () => {
 
   it("runs a rotation limited to the caller's scope, and a dry run writes nothing", async () => {
     t.clock.advance(21 * DAY_MS);
-    const { secret } = await t.core.tokens.create({ name: "prod", role: "provisioner", clusterPatterns: ["prod-*"] }, TEST_CTX);
+    const { secret } = await t.core.tokens.create({ name: "prod", role: "provisioner", clusterPatterns: ["prod-*"], trustDomains: ["cluster.local"] }, TEST_CTX);
     const before = rowCounts(t.db);
-    const dry = await t.app.inject({ method: "POST", url: "/v1/rotations/run", headers: t.auth(secret), payload: { dryRun: true } });
+    const dry = await t.app.inject({ method: "POST", url: "/v1/rotations/run", headers: t.auth(secret), payload: { dryRun: true, trustDomain: "cluster.local" } });
     expect(dry.json()).toMatchObject({ dryRun: true, rotated: [], skipped: [{ cluster: "prod-a" }], failed: [] });
     expect(rowCounts(t.db)).toEqual(before);
-    const run = await t.app.inject({ method: "POST", url: "/v1/rotations/run", headers: t.auth(secret) });
+    const run = await t.app.inject({ method: "POST", url: "/v1/rotations/run", headers: t.auth(secret), payload: { trustDomain: "cluster.local" } });
     expect(run.statusCode).toBe(200);
     expect(run.json().rotated).toMatchObject([{ cluster: "prod-a", generation: 2 }]);
     expect((await t.core.clusters.get("dev-a")).status).toBe("due");

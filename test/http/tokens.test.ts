@@ -11,11 +11,11 @@ const create = (payload: unknown) => t.app.inject({ method: "POST", url: "/v1/to
 
 describe("API tokens", () => {
   it("creates a token, shows the secret once, stores only its hash, and the token works", async () => {
-    const res = await create({ name: "ci east", role: "provisioner", clusters: ["prod-*"], expiresAt: "2027-01-01T00:00:00Z" });
+    const res = await create({ name: "ci east", role: "provisioner", clusters: ["prod-*"], trustDomains: ["cluster.local"], expiresAt: "2027-01-01T00:00:00Z" });
     expect(res.statusCode).toBe(201);
     expect(res.headers["cache-control"]).toBe("no-store");
     const body = res.json();
-    expect(body).toMatchObject({ name: "ci east", role: "provisioner", clusters: ["prod-*"], expiresAt: "2027-01-01T00:00:00.000Z", revokedAt: null });
+    expect(body).toMatchObject({ name: "ci east", role: "provisioner", clusters: ["prod-*"], trustDomains: ["cluster.local"], expiresAt: "2027-01-01T00:00:00.000Z", revokedAt: null });
     expect(body.token).toMatch(/^mrt_[A-Za-z0-9_-]{43}$/);
     const row = t.db.prepare("SELECT token_hash FROM api_tokens WHERE id = ?").get(body.id) as { token_hash: string };
     expect(row.token_hash).toBe(hashToken(body.token));

@@ -26,7 +26,9 @@ describe("POST /v1/trust-domains", () => {
     expect(root.notAfter).toBe(cert.notAfter.toISOString());
     // Read back through the API and from the database.
     const again = await t.app.inject({ url: "/v1/trust-domains/mesh.example.com", headers: t.auth() });
-    expect(again.json()).toEqual(body);
+    expect(body.warnings).toEqual([]);
+    const { warnings: _, ...domain } = body;
+    expect(again.json()).toEqual(domain);
     const row = t.db.prepare("SELECT serial, key_algorithm, key_ref FROM roots").get() as { serial: string; key_algorithm: string; key_ref: string };
     expect(row.serial).toBe(root.serial);
     expect(row.key_algorithm).toBe("ecdsa-p384");
@@ -58,6 +60,34 @@ describe("POST /v1/trust-domains", () => {
     expect(ok.statusCode).toBe(201);
     expect(ok.json().roots[0]).toMatchObject({ imported: true, serial: "0a0b", subject: "CN=Legacy Root, O=Legacy" });
     expect(ok.json().roots[0].certificatePem).not.toContain("PRIVATE KEY");
+    expect(ok.json().warnings).toEqual([]);
+    // The same root for another trust domain: 409 root_in_use naming the first, nothing written.
+    const before2 = rowCounts(t.db);
+    const again = await post({ name: "other.example", import: { certificatePem: cert.toString("pem"), privateKeyPem: keyPem } });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().code).toBe("root_in_use");
+    expect(again.json().detail).toContain("legacy.example");
+    expect(rowCounts(t.db)).toEqual(before2);
+  });
+
+  it("imports a root without a subject key identifier with a warning, and refuses a pathlen:0 root with 422", async () => {
+    const keys = await generateKeys("ecdsa-p256");
+    const keyPem = pkcs8Pem(new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey)));
+    const make = (pathLength?: number) =>
+      x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: pathLength === undefined ? "0c01" : "0c02",
+        name: "CN=No SKI Root, O=Legacy",
+        keys,
+        notBefore: new Date("2025-01-01T00:00:00Z"),
+        notAfter: new Date("2035-01-01T00:00:00Z"),
+        extensions: [new x509.BasicConstraintsExtension(true, pathLength, true)],
+      });
+    const bad = await post({ name: "pathlen.example", import: { certificatePem: (await make(0)).toString("pem"), privateKeyPem: keyPem } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().code).toBe("root_path_length");
+    const ok = await post({ name: "noski.example", import: { certificatePem: (await make()).toString("pem"), privateKeyPem: keyPem } });
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json().warnings).toEqual([expect.stringContaining("subjectKeyIdentifier")]);
   });
 
   it("refuses a duplicate name with 409 and writes nothing", async () => {

@@ -1,9 +1,11 @@
 import { describe } from "vitest";
 import { auditContract } from "./contract/audit.js";
+import { checkpointContract } from "./contract/checkpoints.js";
 import { directoryContract } from "./contract/directory.js";
 import type { OpenStore } from "./contract/fixtures.js";
 import { intermediateContract } from "./contract/intermediates.js";
 import { revocationContract } from "./contract/revocation.js";
+import { rootContract } from "./contract/roots.js";
 
 export type { OpenStore };
 
@@ -16,8 +18,10 @@ export type { OpenStore };
 export function describeStorageContract(backend: string, open: OpenStore): void {
   describe(`storage contract: ${backend}`, () => {
     directoryContract(open);
+    rootContract(open);
     intermediateContract(open);
     revocationContract(open);
     auditContract(open);
+    checkpointContract(open);
   });
 }

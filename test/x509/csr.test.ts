@@ -80,15 +80,13 @@ describe("CSR verification", () => {
     ]);
   });
 
-  it("accepts a compressed EC point, and refuses a request whose signed part was changed", async () => {
+  it("refuses a compressed EC point (Go cannot parse it) and a request whose signed part was changed", async () => {
     const dir = tempDir();
     openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "k.pem")]);
     openssl(["ec", "-in", join(dir, "k.pem"), "-conv_form", "compressed", "-out", join(dir, "kc.pem")]);
     openssl(["req", "-new", "-key", join(dir, "kc.pem"), "-subj", "/CN=compressed", "-sha256", "-out", join(dir, "c.csr")]);
     const pem = readFileSync(join(dir, "c.csr"), "utf8");
-    const ok = await verifyCsr(pem);
-    expect(ok.keyAlgorithm).toBe("ecdsa-p256");
-    expect(Buffer.from(ok.spki)).toEqual(Buffer.from(new x509.Pkcs10CertificateRequest(pem).publicKey.rawData));
+    expect(await code(verifyCsr(pem))).toBe("invalid_csr");
     const der = derOf((await makeCsr()).pem);
     const at = der.indexOf(Buffer.from("attacker chosen"));
     der[at] = "A".charCodeAt(0);

@@ -2,7 +2,7 @@ import * as x509 from "@peculiar/x509";
 import type { RootRecord } from "../../src/core/ports.js";
 import { envelopeVault } from "../../src/keys/envelope-vault.js";
 import { parseSealedRef } from "../../src/keys/sealed-root-keys.js";
-import type { Issuer } from "../../src/x509/certificates.js";
+import { subjectKeyId, type Issuer } from "../../src/x509/certificates.js";
 import { CRL_NUMBER_OID, REVOCATION_REASONS, signCrlDer, type CrlEntry } from "../../src/x509/crl.js";
 import { keyImportParams, signingAlgorithm, type KeyAlgorithm } from "../../src/x509/key-algorithms.js";
 import type { CaProfile } from "../../src/x509/profiles.js";
@@ -35,7 +35,8 @@ export async function rootIssuer(root: RootRecord): Promise<TestIssuer> {
 export function issuerOf(t: TestIssuer): Issuer {
   return {
     subjectDer: new Uint8Array(t.cert.subjectName.toArrayBuffer()),
-    keyId: t.keyId,
+    // An empty keyId stands for the certificate's own SKI (what an uploaded CRL's AKI must be).
+    keyId: t.keyId || subjectKeyId(t.cert),
     signer: cryptoKeySigner(crypto, t.privateKey, t.keyAlgorithm, new Uint8Array(t.cert.publicKey.rawData)),
   };
 }

@@ -2,11 +2,12 @@ import { Readable } from "node:stream";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { exportedEvent, type AuditEvent } from "../../core/audit.js";
+import { parseExpectedHead } from "../../core/audit-checkpoint.js";
 import type { AuditFilter } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
 import { cursorPart, paginate } from "../pagination.js";
 import type { RouteDeps } from "../route-deps.js";
-import { AuditEventSchema, AuditExportQuery, AuditQuery, AuditVerdict, CertificateDetail, CertificateQuery } from "../schemas/audit.js";
+import { AuditEventSchema, AuditExportQuery, AuditQuery, AuditVerdict, AuditVerifyQuery, CertificateDetail, CertificateQuery } from "../schemas/audit.js";
 import { paged, problemResponses } from "../schemas/common.js";
 import { Intermediate } from "../schemas/intermediates.js";
 import { SerialParams } from "../schemas/lifecycle.js";
@@ -66,8 +67,13 @@ export const auditRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
     "/v1/audit/verify",
     {
       config: { auth: "auditor" },
-      schema: { tags: ["audit"], summary: "Recompute the hash chain and report the first broken event", response: { 200: AuditVerdict, ...problemResponses } },
+      schema: {
+        tags: ["audit"],
+        summary: "Recompute the hash chain, check it against the newest signed checkpoint (and an expected head), and cross-check creation events",
+        querystring: AuditVerifyQuery,
+        response: { 200: AuditVerdict, ...problemResponses },
+      },
     },
-    async () => core.audit.verify(),
+    async (request) => core.audit.verify({ expectHead: request.query.expectHead ? parseExpectedHead(request.query.expectHead) : undefined }),
   );
 };

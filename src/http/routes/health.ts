@@ -6,11 +6,15 @@ const tags = ["operations"];
 
 const Readiness = z.object({ ready: z.boolean(), checks: z.record(z.string(), z.boolean()) });
 
-export const healthRoutes: FastifyPluginAsyncZod<{ readiness: () => z.infer<typeof Readiness>; metrics: Metrics }> = async (app, { readiness, metrics }) => {
+/** `metricsAuth`: who may read /metrics ("any": a valid token, MESHROOT_METRICS_TOKEN_REQUIRED). */
+export const healthRoutes: FastifyPluginAsyncZod<{ readiness: () => z.infer<typeof Readiness>; metrics: Metrics; metricsAuth?: "public" | "any" }> = async (
+  app,
+  { readiness, metrics, metricsAuth = "public" },
+) => {
   app.get(
     "/metrics",
     {
-      config: { auth: "public" },
+      config: { auth: metricsAuth },
       schema: {
         tags,
         summary: "Prometheus metrics: intermediate and root expiry, rotate-after, CRL age, issuance/rotation/revocation counters, request durations",

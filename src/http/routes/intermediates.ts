@@ -10,6 +10,7 @@ import { CacertsQuery, Intermediate, IntermediateParams, IssueBody, IssueHeaders
 import { paginate } from "../pagination.js";
 import { intermediateView } from "../views.js";
 import { ClusterSerialParams, UploadedCrl } from "../schemas/lifecycle.js";
+import { IssuanceRateLimited } from "../../core/issuance.js";
 
 const tags = ["intermediates"];
 
@@ -40,7 +41,10 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
         csrPem: body.csrPem,
         idempotencyKey: request.headers["idempotency-key"],
         requestHash: createHash("sha256").update(JSON.stringify(body)).digest("hex"),
-      }, auditContext(request));
+      }, auditContext(request)).catch((err: unknown) => {
+        if (err instanceof IssuanceRateLimited) reply.header("retry-after", String(err.retryAfterSeconds));
+        throw err;
+      });
       if (!result.created) reply.header("idempotent-replayed", "true");
       return reply.code(result.created ? 201 : 200).send({ intermediate: intermediateView(result.record, clock.now()), cacerts: result.files });
     },
@@ -97,7 +101,12 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
         ]);
       }
       const { record, files } = await core.issuance.activeFiles(request.params.name, auditContext(request));
-      if (crl) files["ca-crl.pem"] = await core.revocation.caCrlBundle(record.trustDomain);
+      if (crl) {
+        const bundle = await core.revocation.caCrlBundle(record.trustDomain, { strict: crl === "strict" });
+        files["ca-crl.pem"] = bundle.pem;
+        // The issuers left out: their own workloads will be refused by peers until they upload a CRL.
+        if (bundle.missing.length > 0) reply.header("meshroot-crl-missing", bundle.missing.map((m) => m.serial).join(","));
+      }
       const manifest = renderCacertsSecret(
         files,
         {

@@ -31,7 +31,7 @@ export const rotationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { co
   app.post(
     "/v1/rotations/run",
     {
-      config: { auth: "provisioner" },
+      config: { auth: "provisioner", scope: "run" },
       schema: {
         tags,
         summary: "Rotate every due cluster in the caller's scope; reports rotated, skipped and failed per cluster",

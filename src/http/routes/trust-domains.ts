@@ -4,9 +4,9 @@ import { auditContext } from "../audit-context.js";
 import { servedFromCache } from "../cached-response.js";
 import type { RouteDeps } from "../route-deps.js";
 import { NameParam, PageQuery, paged, problemResponses, TrustDomainName } from "../schemas/common.js";
-import { CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js";
+import { CreatedTrustDomain, CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js";
 import { paginate } from "../pagination.js";
-import { trustDomainView } from "../views.js";
+import { createdTrustDomainView, trustDomainView } from "../views.js";
 import { DomainError } from "../../errors.js";
 import { parseSinglePem } from "../../x509/pem.js";
 import { RootParams } from "../schemas/lifecycle.js";
@@ -24,10 +24,10 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
         tags,
         summary: "Create a trust domain with a generated or imported root",
         body: CreateTrustDomainBody,
-        response: { 201: TrustDomain, ...problemResponses },
+        response: { 201: CreatedTrustDomain, ...problemResponses },
       },
     },
-    async (request, reply) => reply.code(201).send(trustDomainView(await core.trustDomains.create(request.body, auditContext(request)))),
+    async (request, reply) => reply.code(201).send(createdTrustDomainView(await core.trustDomains.create(request.body, auditContext(request)))),
   );
 
   app.get(

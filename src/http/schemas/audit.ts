@@ -38,12 +38,31 @@ export const AuditQuery = z.strictObject({
 
 export const AuditExportQuery = z.strictObject(AuditFilterFields);
 
+export const AuditVerifyQuery = z.strictObject({
+  expectHead: z
+    .string()
+    .regex(/^\d{1,15}:[0-9a-f]{64}$/, "must be <seq>:<hash>")
+    .optional()
+    .describe("a chain head recorded elsewhere (log line, metric), as <seq>:<hash>"),
+});
+
 export const AuditVerdict = z.object({
-  ok: z.boolean(),
+  ok: z.boolean().describe("the chain, the checkpoint, the creation-event cross-check and the expected head all hold"),
+  chainOk: z.boolean().describe("the hash chain alone is intact"),
   events: z.int().describe("events verified before the first broken one (all when ok)"),
   lastSeq: z.int(),
   lastHash: z.string(),
   firstBroken: z.object({ seq: z.int(), reason: z.string() }).nullable(),
+  checkpoint: z.object({
+    status: z.enum(["ok", "none", "unavailable", "tampered", "truncated", "rewritten"]),
+    checkpoint: z.object({ seq: z.int(), hash: z.string(), at: z.string() }).nullable(),
+    eventsAfter: z.int().describe("events after the checkpoint, not yet anchored by one"),
+    reason: z.string().nullable(),
+  }),
+  missingCreationEvents: z.array(z.object({ kind: z.enum(["token", "intermediate"]), id: z.string() })).describe("tokens and intermediates without their creation event"),
+  expectedHead: z
+    .object({ seq: z.int(), hash: z.string(), ok: z.boolean(), unanchored: z.int(), reason: z.string().nullable() })
+    .nullable(),
 });
 
 export const CertificateQuery = PageQuery.extend({

@@ -57,8 +57,11 @@ export const CacertsQuery = z.strictObject({
   type: z.enum(["opaque", "tls"]).default("opaque").describe("opaque: istiod's cacerts files; tls: kubernetes.io/tls"),
   namespace: ClusterName.default("istio-system").describe("namespace of the Secret"),
   crl: z
-    .enum(["true", "false"])
+    .enum(["true", "false", "strict"])
     .default("false")
-    .transform((v) => v === "true")
-    .describe("add ca-crl.pem (Istio >= 1.27): the root's CRL and a CRL from every live intermediate of the trust domain"),
+    .transform((v) => (v === "false" ? false : v))
+    .describe(
+      "add ca-crl.pem (Istio >= 1.27): the root's CRL and a CRL from every live intermediate of the trust domain. " +
+        "With true, an external-custody intermediate without a current CRL is left out and named in the meshroot-crl-missing header; with strict, the request fails with crl_incomplete instead",
+    ),
 });

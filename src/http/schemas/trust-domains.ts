@@ -51,3 +51,7 @@ export const TrustDomain = z.object({
   createdAt: Timestamp,
   roots: z.array(Root).describe("roots, oldest generation first"),
 });
+
+export const CreatedTrustDomain = TrustDomain.extend({
+  warnings: z.array(z.string()).describe("what a strict verifier may refuse about the root (e.g. no subject key identifier); empty when nothing"),
+});

@@ -71,7 +71,10 @@ function where(filter: AuditFilter, extra: string[] = []): { sql: string; params
 const AUDIT_PAGE = 500;
 
 /** The audit trail in SQLite: appended in the writers' transactions, read by filters and in full. */
-export function sqliteAuditStore(db: Db, append: AuditAppender): AuditStore {
+export function sqliteAuditStore(
+  db: Db,
+  append: AuditAppender,
+): Omit<AuditStore, "auditHead" | "auditHashAt" | "insertAuditCheckpoint" | "latestAuditCheckpoint" | "listRowsWithoutCreationEvent"> {
   const appendTx = db.transaction((input: AuditInput) => append(input));
   const statements = new Map<string, Statement>();
   const cached = (sql: string) => {

@@ -78,6 +78,7 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
   const active = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? AND i.status = 'active'`);
   const latest = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? ORDER BY i.generation DESC LIMIT 1`);
   const latestGeneration = db.prepare("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = ?");
+  const createdSince = db.prepare("SELECT COUNT(*) AS n FROM intermediates WHERE cluster = ? AND created_at > ?");
   const page = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = @cluster AND i.generation < @before ORDER BY i.generation DESC LIMIT @limit`);
 
   const inventory = new Map<string, ReturnType<Db["prepare"]>>();
@@ -236,6 +237,9 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
       notice(cluster);
       const row = latest.get(cluster) as IntermediateRow | undefined;
       return row && toIntermediate(row);
+    },
+    async countIntermediatesSince(cluster, since) {
+      return (createdSince.get(cluster, since.getTime()) as { n: number }).n;
     },
     async listIntermediates(cluster, p) {
       const before = p.after === undefined ? Number.MAX_SAFE_INTEGER : Number(p.after);

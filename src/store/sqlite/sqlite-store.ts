@@ -1,5 +1,6 @@
 import type { Store } from "../../core/ports.js";
 import { auditAppender, sqliteAuditStore } from "./audit-store.js";
+import { sqliteAuditCheckpointStore } from "./audit-checkpoint-store.js";
 import { sqliteClusterStore } from "./cluster-store.js";
 import { sqliteCrlStore } from "./crl-store.js";
 import type { Db } from "./database.js";
@@ -21,5 +22,6 @@ export function sqliteStore(db: Db): Store {
     ...sqliteRevocationStore(db, append),
     ...sqliteFleetQueries(db),
     ...sqliteAuditStore(db, append),
+    ...sqliteAuditCheckpointStore(db),
   };
 }

@@ -8,6 +8,7 @@ interface TokenRow {
   name: string;
   role: TokenRecord["role"];
   cluster_patterns: string;
+  trust_domains: string;
   token_hash: string;
   created_at: number;
   expires_at: number | null;
@@ -20,6 +21,7 @@ const toToken = (r: TokenRow): TokenRecord => ({
   name: r.name,
   role: r.role,
   clusterPatterns: JSON.parse(r.cluster_patterns) as string[],
+  trustDomains: JSON.parse(r.trust_domains) as string[],
   tokenHash: r.token_hash,
   createdAt: new Date(r.created_at),
   expiresAt: toDate(r.expires_at),
@@ -29,8 +31,8 @@ const toToken = (r: TokenRow): TokenRecord => ({
 
 /** API tokens in SQLite, looked up by the SHA-256 of their secret. */
 export function sqliteTokenStore(db: Db, append: AuditAppender): TokenStore {
-  const insert = db.prepare(`INSERT INTO api_tokens (id, name, role, cluster_patterns, token_hash, created_at, expires_at)
-    VALUES (@id, @name, @role, @clusterPatterns, @tokenHash, @createdAt, @expiresAt)`);
+  const insert = db.prepare(`INSERT INTO api_tokens (id, name, role, cluster_patterns, trust_domains, token_hash, created_at, expires_at)
+    VALUES (@id, @name, @role, @clusterPatterns, @trustDomains, @tokenHash, @createdAt, @expiresAt)`);
   const byHash = db.prepare("SELECT * FROM api_tokens WHERE token_hash = ?");
   const byId = db.prepare("SELECT * FROM api_tokens WHERE id = ?");
   const page = db.prepare("SELECT * FROM api_tokens WHERE id > @after ORDER BY id LIMIT @limit");
@@ -52,7 +54,7 @@ export function sqliteTokenStore(db: Db, append: AuditAppender): TokenStore {
   return {
     async createToken(t, audit) {
       insertTx.immediate(
-        { ...t, clusterPatterns: JSON.stringify(t.clusterPatterns), createdAt: t.createdAt.getTime(), expiresAt: t.expiresAt?.getTime() ?? null },
+        { ...t, clusterPatterns: JSON.stringify(t.clusterPatterns), trustDomains: JSON.stringify(t.trustDomains), createdAt: t.createdAt.getTime(), expiresAt: t.expiresAt?.getTime() ?? null },
         audit,
       );
     },

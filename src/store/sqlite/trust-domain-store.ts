@@ -54,6 +54,7 @@ export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDoma
   const selectDomain = db.prepare("SELECT * FROM trust_domains WHERE name = ?");
   const selectDomains = db.prepare("SELECT * FROM trust_domains WHERE name > @after ORDER BY name LIMIT @limit");
   const selectRoots = db.prepare("SELECT * FROM roots WHERE trust_domain = ? ORDER BY generation");
+  const selectRootByFingerprint = db.prepare("SELECT * FROM roots WHERE fingerprint_sha256 = ?");
 
   const create = db.transaction((domain: TrustDomainRecord, root: RootRecord, audit: AuditInput) => {
     insertDomain.run({ name: domain.name, organization: domain.organization, createdAt: domain.createdAt.getTime() });
@@ -72,8 +73,13 @@ export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDoma
       try {
         create.immediate(domain, root, audit);
       } catch (err) {
-        if (isUniqueViolation(err)) throw new DomainError("trust_domain_exists", `trust domain ${domain.name} already exists`);
-        throw err;
+        if (!isUniqueViolation(err)) throw err;
+        // The roots' serial and fingerprint are unique too: say which one a racing writer took.
+        const other = selectRootByFingerprint.get(root.fingerprintSha256) as RootRow | undefined;
+        if (other && !selectDomain.get(domain.name)) {
+          throw new DomainError("root_in_use", `this root certificate already serves trust domain ${other.trust_domain}`);
+        }
+        throw new DomainError("trust_domain_exists", `trust domain ${domain.name} already exists`);
       }
     },
     async getTrustDomain(name) {
@@ -85,6 +91,10 @@ export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDoma
     },
     async listRoots(trustDomain) {
       return (selectRoots.all(trustDomain) as RootRow[]).map(toRoot);
+    },
+    async findRootByFingerprint(fingerprintSha256) {
+      const row = selectRootByFingerprint.get(fingerprintSha256) as RootRow | undefined;
+      return row && toRoot(row);
     },
   };
 }

@@ -93,13 +93,22 @@ export function directoryContract(open: OpenStore): void {
   describe("API tokens", () => {
     it("creates, finds by hash, lists by id with paging, and counts", async () => {
       expect(await store().countTokens()).toBe(0);
-      const made = [token("t2", { role: "admin", clusterPatterns: [] }), token("t1", { expiresAt: null }), token("t3", { role: "auditor" })];
+      const made = [
+        token("t2", { role: "admin", clusterPatterns: [], trustDomains: [] }),
+        token("t1", { expiresAt: null }),
+        token("t3", { role: "auditor", trustDomains: [] }),
+        token("t4", { trustDomains: ["*"] }),
+      ];
       for (const t of made) await store().createToken(t, audit("token.create", t.id));
       expect(await store().getTokenByHash(made[1]!.tokenHash)).toEqual(made[1]);
+      // The trust-domain scope reads back as written: a list, ['*'], or none.
+      expect((await store().getTokenByHash(made[1]!.tokenHash))?.trustDomains).toEqual(["cluster.local", "mesh.example.com"]);
+      expect((await store().getTokenByHash(made[3]!.tokenHash))?.trustDomains).toEqual(["*"]);
+      expect((await store().getTokenByHash(made[0]!.tokenHash))?.trustDomains).toEqual([]);
       expect(await store().getTokenByHash("no-such-hash")).toBeUndefined();
       expect((await store().listTokens({ limit: 2 })).map((t) => t.id)).toEqual(["t1", "t2"]);
-      expect(await store().listTokens({ limit: 2, after: "t2" })).toEqual([made[2]]);
-      expect(await store().countTokens()).toBe(3);
+      expect(await store().listTokens({ limit: 2, after: "t2" })).toEqual([made[2], made[3]]);
+      expect(await store().countTokens()).toBe(4);
     });
 
     it("revokes (returning the record), and answers undefined for an unknown id without an audit event", async () => {

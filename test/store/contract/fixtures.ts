@@ -133,6 +133,7 @@ export function token(id: string, over: Partial<TokenRecord> = {}): TokenRecord 
     name: `token ${id}`,
     role: "provisioner",
     clusterPatterns: ["east-*", "west"],
+    trustDomains: ["cluster.local", "mesh.example.com"],
     tokenHash: `hash-of-${id}`.padEnd(64, "0"),
     createdAt: T0,
     expiresAt: day(30),

@@ -58,6 +58,21 @@ export function intermediateContract(open: OpenStore): void {
       expect(await store().getIntermediateByIdempotencyKey("west", "k1")).toEqual(w1);
     });
 
+    it("counts a cluster's generations created after a time (the issuance rate limit), per cluster", async () => {
+      const { r, east } = await setup(store());
+      const west = await seedCluster(store(), "west", "one.example");
+      await issue(store(), east, r.serial, { createdAt: day(0) });
+      await issue(store(), east, r.serial, { createdAt: day(0.5) });
+      await issue(store(), east, r.serial, { createdAt: day(1) });
+      await issue(store(), west, r.serial, { createdAt: day(1) });
+      expect(await store().countIntermediatesSince("east", day(-1))).toBe(3);
+      expect(await store().countIntermediatesSince("east", day(0))).toBe(2); // strictly after
+      expect(await store().countIntermediatesSince("east", day(0.75))).toBe(1);
+      expect(await store().countIntermediatesSince("east", day(1))).toBe(0);
+      expect(await store().countIntermediatesSince("west", day(0))).toBe(1);
+      expect(await store().countIntermediatesSince("nowhere", day(-1))).toBe(0);
+    });
+
     it("lets exactly one of two concurrent inserts of the same generation win; the other is rotation_in_progress", async () => {
       const { r, east } = await setup(store());
       const a = intermediate(east, r.serial, 1);
