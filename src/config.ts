@@ -39,6 +39,12 @@ const envSchema = z
       .min(1, "must be a whole number of hours (1-2160)")
       .max(2160, "must be a whole number of hours (1-2160)")
       .default(168),
+    MESHROOT_OBSERVATION_MAX_AGE: z.coerce
+      .number({ message: "must be a whole number of hours (1-8760)" })
+      .int("must be a whole number of hours (1-8760)")
+      .min(1, "must be a whole number of hours (1-8760)")
+      .max(8760, "must be a whole number of hours (1-8760)")
+      .default(24),
     MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY: z.coerce
       .number({ message: "must be a whole number (1-10000)" })
       .int("must be a whole number (1-10000)")
@@ -87,6 +93,8 @@ export interface Config {
   logLevel: string;
   rotationSchedule: string | undefined;
   crlValidityMs: number;
+  /** A cluster whose latest observation is older than this is stale (MESHROOT_OBSERVATION_MAX_AGE hours). */
+  observationMaxAgeMs: number;
   /** fastify `trustProxy`: whose X-Forwarded-For to believe for the client address (false: nobody). */
   trustProxy: boolean | number | string[];
   /** When true, /metrics needs a valid token (any role). */
@@ -128,6 +136,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     logLevel: e.MESHROOT_LOG_LEVEL,
     rotationSchedule: e.MESHROOT_ROTATION_SCHEDULE,
     crlValidityMs: e.MESHROOT_CRL_VALIDITY_HOURS * 3_600_000,
+    observationMaxAgeMs: e.MESHROOT_OBSERVATION_MAX_AGE * 3_600_000,
     trustProxy: parseTrustProxy(e.MESHROOT_TRUST_PROXY),
     metricsTokenRequired: e.MESHROOT_METRICS_TOKEN_REQUIRED,
     maxIssuancesPerClusterPerDay: e.MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY,

@@ -44,7 +44,8 @@ export type ErrorCode =
   | "auth_unavailable"
   | "issuance_rate_limited"
   | "secret_too_large"
-  | "intermediate_revoked";
+  | "intermediate_revoked"
+  | "private_key_in_body";
 
 export interface FieldError {
   path: string;

@@ -72,8 +72,10 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
       clock,
       publicUrl: config.publicUrl,
       crlValidityMs: config.crlValidityMs,
+      observationMaxAgeMs: config.observationMaxAgeMs,
       maxIssuancesPerClusterPerDay: config.maxIssuancesPerClusterPerDay,
     });
+    metrics.watchTrust(core.fleet, clock);
     return {
       db,
       core,

@@ -60,6 +60,9 @@ describe("lifecycle configuration", () => {
     expect(parseConfig({}).crlValidityMs).toBe(7 * 86_400_000);
     expect(parseConfig({ MESHROOT_CRL_VALIDITY_HOURS: "24" }).crlValidityMs).toBe(86_400_000);
     expect(problems({ MESHROOT_CRL_VALIDITY_HOURS: "0" })[0]).toMatch(/MESHROOT_CRL_VALIDITY_HOURS/);
+    expect(parseConfig({}).observationMaxAgeMs).toBe(86_400_000);
+    expect(parseConfig({ MESHROOT_OBSERVATION_MAX_AGE: "6" }).observationMaxAgeMs).toBe(6 * 3_600_000);
+    expect(problems({ MESHROOT_OBSERVATION_MAX_AGE: "1.5" })[0]).toMatch(/MESHROOT_OBSERVATION_MAX_AGE/);
     expect(parseConfig({ MESHROOT_PUBLIC_URL: "https://ca.example.com/" }).publicUrl).toBe("https://ca.example.com");
   });
 });

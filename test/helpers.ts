@@ -32,6 +32,7 @@ export function testCore(at: string = T0) {
   metrics.watchFleet(store, clock);
   const cache = publicCache(clock);
   const { core, vault } = coreOver(store, clock, combineObservers(metrics.observer, cache.observer));
+  metrics.watchTrust(core.fleet, clock);
   return { db, clock, vault, core, metrics, publicCache: cache };
 }
 

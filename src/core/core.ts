@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import { auditService } from "./audit-service.js";
 import { clusterService } from "./clusters.js";
+import { fleetService } from "./fleet.js";
 import { inventoryService } from "./inventory.js";
 import { issuanceService } from "./issuance.js";
 import { issuerCache } from "./issuers.js";
@@ -25,6 +26,8 @@ export interface CoreDeps {
   crlValidityMs?: number | undefined;
   /** Most intermediates one cluster may get in any 24 hours (default 24). */
   maxIssuancesPerClusterPerDay?: number | undefined;
+  /** A cluster whose latest observation is older than this is stale, in milliseconds (default 24 h). */
+  observationMaxAgeMs?: number | undefined;
   /** Receives outcomes (metrics) and changes to what public routes serve (their caches). */
   observer?: Observer | undefined;
 }
@@ -43,6 +46,7 @@ export function createCore(input: CoreDeps) {
     tokens: tokenService(deps),
     audit: auditService(deps),
     inventory: inventoryService(deps),
+    fleet: fleetService(deps),
   };
 }
 

@@ -242,6 +242,37 @@ export interface FleetQueries {
   listRevokedClusters(trustDomain: string | undefined): Promise<ClusterRecord[]>;
 }
 
+export interface ObservationRecord {
+  cluster: string;
+  observedAt: Date;
+  /** root-cert.pem as the cluster loaded it, byte for byte. */
+  rootCertPem: string;
+  /** istiod's signing certificate, when reported. */
+  caCertPem: string | null;
+  /** ca-crl.pem, when reported. */
+  crlPem: string | null;
+  istioVersion: string | null;
+  multiRoot: boolean | null;
+  ambient: boolean | null;
+  /** How it was sent: a JSON body or a Kubernetes ConfigMap object. */
+  source: "json" | "configmap";
+}
+
+/** An observation as stored: `id` grows with every insert (the history's order). */
+export interface StoredObservation extends ObservationRecord {
+  id: number;
+}
+
+/** What clusters report they have loaded: kept as history, each insert audited. */
+export interface ObservationStore {
+  /** Inserts an observation with its audit event, in one transaction; throws `cluster_not_found`. */
+  insertObservation(observation: ObservationRecord, audit: AuditInput): Promise<StoredObservation>;
+  /** The newest observation of a cluster, if any. */
+  latestObservation(cluster: string): Promise<StoredObservation | undefined>;
+  /** Observations of a cluster, newest first; `page.after` is the id of the previous page's last item. */
+  listObservations(cluster: string, page: Page): Promise<StoredObservation[]>;
+}
+
 export interface AuditFilter {
   action?: string | undefined;
   /** Token id, or "system". */
@@ -290,7 +321,7 @@ export interface AuditStore {
   listRowsWithoutCreationEvent(): Promise<{ kind: "token" | "intermediate"; id: string }[]>;
 }
 
-export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & RevocationStore & FleetQueries & AuditStore;
+export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & RevocationStore & FleetQueries & ObservationStore & AuditStore;
 
 /**
  * Root keys, by reference: the core asks for a signer and never sees a root key's bytes.

@@ -15,6 +15,7 @@ import { publicCache, type PublicCache } from "./public-cache.js";
 import { registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
 import { auditRoutes } from "./routes/audit.js";
 import { clusterRoutes } from "./routes/clusters.js";
+import { fleetRoutes } from "./routes/fleet.js";
 import { healthRoutes } from "./routes/health.js";
 import { intermediateRoutes } from "./routes/intermediates.js";
 import { certificateRoutes } from "./routes/certificates.js";
@@ -122,6 +123,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(rotationRoutes, routeDeps);
   await app.register(tokenRoutes, routeDeps);
   await app.register(auditRoutes, routeDeps);
+  await app.register(fleetRoutes, routeDeps);
   return app;
 }
 

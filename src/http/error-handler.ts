@@ -46,6 +46,7 @@ const STATUS: Record<ErrorCode, number> = {
   issuance_rate_limited: 429,
   secret_too_large: 422,
   intermediate_revoked: 409,
+  private_key_in_body: 422,
 };
 
 const TITLES: Record<number, string> = {

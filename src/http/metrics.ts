@@ -2,10 +2,13 @@ import type { FastifyInstance } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { FleetQueries, Observer, Store } from "../core/ports.js";
 import type { Clock } from "../clock.js";
+import type { FleetService } from "../core/fleet.js";
 import { requestHistogram } from "./request-histogram.js";
 import { toPem } from "../x509/pem.js";
 
 type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "auditHead" | "listLiveIntermediates">;
+
+const TRUST_STATES = ["converged", "drift", "stale", "unknown"] as const;
 
 /**
  * meshroot's Prometheus metrics: fleet state read from the database at scrape time, outcome
@@ -104,6 +107,34 @@ export function createMetrics() {
           }
           if (domains.length < 200) break;
           after = domains[domains.length - 1]!.name;
+        }
+      };
+    },
+
+    /**
+     * Adds the trust-state gauges, derived by the core's fleet service at each scrape: one series
+     * per state (1 for the current one) so that alerts can match `state="drift"`.
+     */
+    watchTrust(fleet: Pick<FleetService, "list">, clock: Clock): void {
+      const state = new Gauge({ name: "meshroot_cluster_trust_state", help: "1 for each cluster's current trust state (converged, drift, stale, unknown), 0 for the others", labelNames: ["cluster", "trust_domain", "state"], registers: [registry] });
+      const age = new Gauge({ name: "meshroot_cluster_observation_age_seconds", help: "Seconds since each cluster's latest observation; absent when it never reported", labelNames: ["cluster", "trust_domain"], registers: [registry] });
+      const previous = refreshFleet;
+      refreshFleet = async () => {
+        await previous();
+        state.reset();
+        age.reset();
+        const now = clock.now();
+        for (let after: string | undefined; ; ) {
+          const page = await fleet.list({}, { limit: 200, after });
+          for (const e of page) {
+            // A decommissioned cluster reports nothing any more: no alert should fire for it.
+            if (e.status === "decommissioned") continue;
+            const labels = { cluster: e.cluster.name, trust_domain: e.cluster.trustDomain };
+            for (const s of TRUST_STATES) state.set({ ...labels, state: s }, s === e.trust.state ? 1 : 0);
+            if (e.observation) age.set(labels, (now.getTime() - e.observation.observedAt.getTime()) / 1000);
+          }
+          if (page.length < 200) break;
+          after = page[page.length - 1]!.cluster.name;
         }
       };
     },

@@ -28,6 +28,8 @@ let t: TestApp;
 /** An external-custody intermediate whose key the test holds, to sign CRL uploads with. */
 const external = { serial: "", crl: (): Buffer => Buffer.alloc(0) };
 const secrets = {} as Record<Caller, string | undefined>;
+/** cluster.local's root-cert.pem: what prod-a reports it loaded. */
+let bundlePem = "";
 
 const routes: RouteCase[] = [
   { method: "POST", path: "/v1/trust-domains", access: "admin", ok: 201, url: () => "/v1/trust-domains", body: () => ({ name: `td${next()}.example` }) },
@@ -40,6 +42,8 @@ const routes: RouteCase[] = [
   { method: "PATCH", path: "/v1/clusters/{name}", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a", body: () => ({ labels: { n: String(next()) } }) },
   { method: "POST", path: "/v1/clusters/{name}/intermediates", access: "provisioner", ok: 201, url: () => "/v1/clusters/prod-a/intermediates", body: () => ({}) },
   { method: "GET", path: "/v1/clusters/{name}/intermediates", access: "any", ok: 200, url: () => "/v1/clusters/prod-a/intermediates" },
+  { method: "PUT", path: "/v1/clusters/{name}/observation", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a/observation", body: () => ({ rootCertPem: bundlePem }) },
+  { method: "GET", path: "/v1/fleet", access: "any", ok: 200, url: () => "/v1/fleet" },
   { method: "GET", path: "/v1/clusters/{name}/cacerts", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a/cacerts" },
   { method: "POST", path: "/v1/tokens", access: "admin", ok: 201, url: () => "/v1/tokens", body: () => ({ name: "t", role: "auditor" }) },
   { method: "GET", path: "/v1/tokens", access: "admin", ok: 200, url: () => "/v1/tokens" },
@@ -113,6 +117,7 @@ function expected({ access, ok, filtersByScope }: RouteCase, caller: Caller): nu
 beforeAll(async () => {
   t = await testApp();
   await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
+  bundlePem = await t.core.trustDomains.bundlePem("cluster.local");
   await t.core.clusters.register({ name: "prod-a", trustDomain: "cluster.local" }, TEST_CTX);
   await t.core.issuance.issue("prod-a", {}, TEST_CTX);
   await t.core.clusters.register({ name: "prod-r", trustDomain: "cluster.local" }, TEST_CTX);

@@ -4,6 +4,7 @@ import { checkpointContract } from "./contract/checkpoints.js";
 import { directoryContract } from "./contract/directory.js";
 import type { OpenStore } from "./contract/fixtures.js";
 import { intermediateContract } from "./contract/intermediates.js";
+import { observationContract } from "./contract/observations.js";
 import { revocationContract } from "./contract/revocation.js";
 import { rootContract } from "./contract/roots.js";
 
@@ -21,6 +22,7 @@ export function describeStorageContract(backend: string, open: OpenStore): void 
     rootContract(open);
     intermediateContract(open);
     revocationContract(open);
+    observationContract(open);
     auditContract(open);
     checkpointContract(open);
   });

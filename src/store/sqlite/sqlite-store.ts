@@ -6,6 +6,7 @@ import { sqliteCrlStore } from "./crl-store.js";
 import type { Db } from "./database.js";
 import { sqliteFleetQueries } from "./fleet-queries.js";
 import { sqliteIntermediateStore } from "./intermediate-store.js";
+import { sqliteObservationStore } from "./observation-store.js";
 import { sqliteRevocationStore } from "./revocation-store.js";
 import { sqliteTokenStore } from "./token-store.js";
 import { sqliteTrustDomainStore } from "./trust-domain-store.js";
@@ -21,6 +22,7 @@ export function sqliteStore(db: Db): Store {
     ...sqliteCrlStore(db, append),
     ...sqliteRevocationStore(db, append),
     ...sqliteFleetQueries(db),
+    ...sqliteObservationStore(db, append),
     ...sqliteAuditStore(db, append),
     ...sqliteAuditCheckpointStore(db),
   };
