@@ -1,9 +1,8 @@
 import type { KeyVault, PendingRootKey, RootKeys } from "../core/ports.js";
 import { DomainError } from "../errors.js";
 import type { KeyAlgorithm } from "../x509/key-algorithms.js";
-import { generateKeyPairDer } from "../x509/private-keys.js";
+import { generateKeyPairDer, spkiOfPkcs8 } from "../x509/private-keys.js";
 import { pkcs8Signer } from "../x509/signer.js";
-import { createPrivateKey, createPublicKey } from "node:crypto";
 
 /**
  * Root keys sealed under the master key (the KeyVault), stored in the root's row as a key
@@ -44,14 +43,12 @@ export function sealedRootKeys(vault: KeyVault, crypto: Crypto): RootKeys {
       return pending(pkcs8, spki, alg);
     },
     async importPkcs8(pkcs8, alg) {
-      const spki = new Uint8Array(createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" })).export({ format: "der", type: "spki" }));
-      return pending(pkcs8, spki, alg);
+      return pending(pkcs8, spkiOfPkcs8(pkcs8), alg);
     },
     async signerFor(keyRef, alg) {
       const { aad, sealed } = parseSealedRef(keyRef);
       const pkcs8 = await vault.open(sealed, aad);
-      const spki = new Uint8Array(createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" })).export({ format: "der", type: "spki" }));
-      return pkcs8Signer(crypto, pkcs8, alg, spki);
+      return pkcs8Signer(crypto, pkcs8, alg, spkiOfPkcs8(pkcs8));
     },
   };
 }

@@ -19,6 +19,11 @@ export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Arra
   });
 }
 
+/** DER SubjectPublicKeyInfo of the public half of a PKCS#8 DER private key. */
+export function spkiOfPkcs8(pkcs8: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(createPublicKey(createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" })).export({ format: "der", type: "spki" }));
+}
+
 /** PEM `PRIVATE KEY` (PKCS#8) of a DER key: the form istiod and openssl read. */
 export function pkcs8Pem(der: Uint8Array): string {
   return toPem(der, "PRIVATE KEY");
