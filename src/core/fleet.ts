@@ -2,21 +2,28 @@ import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { subjectKeyId } from "../x509/certificates.js";
-import { parsePem } from "../x509/pem.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import { clusterState, type ClusterState } from "./cluster-state.js";
 import { requireCluster } from "./clusters.js";
+import type { LabelSelector } from "./label-selector.js";
 import { parseObservation } from "./observation-input.js";
-import type { ClusterRecord, IntermediateRecord, ObservationRecord, Store, StoredObservation } from "./ports.js";
-import { certificateFingerprints, DEFAULT_OBSERVATION_MAX_AGE_MS, deriveTrustState, derFingerprint, type NeededIssuer, type TrustState, type TrustVerdict } from "./trust-state.js";
+import { observedFacts, sha256Hex } from "./observed-facts.js";
+import type { ClusterRecord, IntermediateRecord, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, Store } from "./ports.js";
+import { DEFAULT_OBSERVATION_MAX_AGE_MS, deriveTrustState, desiredBundle, type DesiredBundle, type NeededIssuer, type TrustState, type TrustVerdict } from "./trust-state.js";
 import { trustBundle } from "./trust-domains.js";
 
 type Deps = {
-  store: Pick<Store, "getCluster" | "listClusters" | "listRoots" | "getActiveIntermediate" | "getLatestIntermediate" | "listLiveIntermediates" | "insertObservation" | "latestObservation">;
+  store: Pick<
+    Store,
+    "getCluster" | "listClusters" | "listRoots" | "listLiveIntermediates" | "insertObservation" | "latestObservation" | "latestObservationSummaries" | "activeAndLatestIntermediates"
+  >;
   clock: Clock;
   /** Older observations make a cluster stale (default 24 h). */
   observationMaxAgeMs?: number | undefined;
 };
+
+/** An observation as the fleet view uses it: when, the optional facts, and the parsed PEM texts. */
+export type FleetObservation = Omit<ObservationSummary, "facts"> & { facts: ObservedFacts };
 
 /** One cluster as the fleet view shows it: what meshroot issued and what the cluster runs. */
 export interface FleetEntry {
@@ -24,42 +31,80 @@ export interface FleetEntry {
   status: ClusterState;
   active: IntermediateRecord | undefined;
   trust: TrustVerdict;
-  observation: StoredObservation | undefined;
+  observation: FleetObservation | undefined;
+}
+
+/** What a cluster should load, beside what it reported (the cluster page's diff). */
+export interface FleetDetail extends FleetEntry {
+  desired: { roots: RootRecord[]; crlIssuers: NeededIssuer[] };
 }
 
 export interface FleetFilter {
   trustDomain?: string | undefined;
   state?: TrustState | undefined;
+  /** Labels the cluster must match (parseLabelSelector). */
+  selector?: LabelSelector | undefined;
 }
+
+interface Desired {
+  roots: RootRecord[];
+  bundle: DesiredBundle;
+  needed: NeededIssuer[];
+}
+
+/** Subject key identifiers of intermediates by serial: certificates never change, parse each once. */
+const KEY_ID_CACHE_LIMIT = 100_000;
 
 /** Clusters' observations (what they loaded) and the fleet's trust state derived from them. */
 export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSERVATION_MAX_AGE_MS }: Deps) {
+  const keyIds = new Map<string, string>();
+  function keyIdOf(rec: IntermediateRecord): string {
+    let id = keyIds.get(rec.serial);
+    if (id === undefined) {
+      if (keyIds.size >= KEY_ID_CACHE_LIMIT) keyIds.clear();
+      id = subjectKeyId(new x509.X509Certificate(rec.certPem));
+      keyIds.set(rec.serial, id);
+    }
+    return id;
+  }
+
   /** What every cluster of a trust domain should load: the bundle and the CRL issuers (ca-crl.pem). */
-  async function desired(trustDomain: string, now: Date) {
-    const roots = (await store.listRoots(trustDomain)).filter((r) => r.status !== "retired");
+  async function desired(trustDomain: string, now: Date): Promise<Desired> {
+    const roots = (await store.listRoots(trustDomain)).filter((r) => r.status !== "retired").sort((a, b) => a.generation - b.generation);
     const needed: NeededIssuer[] = roots.map((r) => ({ serial: r.serial, kind: "root", keyId: r.keyId }));
     for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
-      needed.push({ serial: rec.serial, kind: "intermediate", keyId: subjectKeyId(new x509.X509Certificate(rec.certPem)), cluster: rec.cluster });
+      needed.push({ serial: rec.serial, kind: "intermediate", keyId: keyIdOf(rec), cluster: rec.cluster });
     }
-    return { bundlePem: trustBundle(roots).join(""), needed };
+    return { roots, bundle: desiredBundle(trustBundle(roots).join("")), needed };
   }
-  type Desired = Awaited<ReturnType<typeof desired>>;
 
-  async function entry(cluster: ClusterRecord, want: Desired, now: Date): Promise<FleetEntry> {
-    const [active, latest, observation] = await Promise.all([
-      store.getActiveIntermediate(cluster.name),
-      store.getLatestIntermediate(cluster.name),
-      store.latestObservation(cluster.name),
-    ]);
-    const trust = deriveTrustState({
-      activeFingerprint: active?.fingerprintSha256,
-      desiredBundlePem: want.bundlePem,
-      needed: want.needed,
-      observation,
-      now,
-      maxAgeMs: observationMaxAgeMs,
-    });
-    return { cluster, status: clusterState(cluster, active, latest, now), active, trust, observation };
+  /** Observations stored before facts were kept are parsed on read. */
+  async function withFacts(name: string, summary: ObservationSummary | undefined): Promise<FleetObservation | undefined> {
+    if (!summary) return undefined;
+    if (summary.facts) return summary as FleetObservation;
+    const full = await store.latestObservation(name);
+    return full && { ...summary, facts: observedFacts(full) };
+  }
+
+  /** Fleet entries of a batch of clusters: two batched reads, however many clusters. */
+  async function entries(clusters: ClusterRecord[], want: (td: string) => Promise<Desired>, now: Date): Promise<FleetEntry[]> {
+    const names = clusters.map((c) => c.name);
+    const [intermediates, observations] = await Promise.all([store.activeAndLatestIntermediates(names), store.latestObservationSummaries(names)]);
+    const out: FleetEntry[] = [];
+    for (const cluster of clusters) {
+      const { active, latest } = intermediates.get(cluster.name) ?? { active: undefined, latest: undefined };
+      const observation = await withFacts(cluster.name, observations.get(cluster.name));
+      const d = await want(cluster.trustDomain);
+      const trust = deriveTrustState({ activeFingerprint: active?.fingerprintSha256, desired: d.bundle, needed: d.needed, observation, now, maxAgeMs: observationMaxAgeMs });
+      out.push({ cluster, status: clusterState(cluster, active, latest, now), active, trust, observation });
+    }
+    return out;
+  }
+
+  async function detail(cluster: ClusterRecord, now: Date): Promise<FleetDetail> {
+    const d = await desired(cluster.trustDomain, now);
+    const [e] = await entries([cluster], async () => d, now);
+    return { ...e!, desired: { roots: d.roots, crlIssuers: d.needed } };
   }
 
   return {
@@ -70,7 +115,7 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
      * trust state. Throws `private_key_in_body` (before parsing), `validation_failed`,
      * `invalid_pem`, `cluster_not_found`, `cluster_decommissioned`.
      */
-    async observe(name: string, body: string, ctx: AuditContext): Promise<FleetEntry> {
+    async observe(name: string, body: string, ctx: AuditContext): Promise<FleetDetail> {
       const input = parseObservation(body);
       const cluster = await requireCluster(store, name);
       if (cluster.decommissionedAt) throw new DomainError("cluster_decommissioned", `cluster ${name} is decommissioned`);
@@ -80,30 +125,31 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
         throw new DomainError("validation_failed", "the first observation of a cluster must carry root-cert.pem", [{ path: "body.data.root-cert.pem", message: "required" }]);
       }
       const now = clock.now();
-      const record: ObservationRecord = { ...input, rootCertPem, cluster: name, observedAt: now };
+      const facts = observedFacts({ rootCertPem, caCertPem: input.caCertPem, crlPem: input.crlPem });
+      const record: ObservationRecord = { ...input, rootCertPem, cluster: name, observedAt: now, facts };
       const details = {
         source: record.source,
-        rootFingerprints: certificateFingerprints(rootCertPem, "rootCertPem"),
-        caCertFingerprint: record.caCertPem === null ? null : certificateFingerprints(record.caCertPem, "caCertPem")[0],
-        crlFingerprints: record.crlPem === null ? null : parsePem(record.crlPem, "crlPem").map((b) => derFingerprint(b.der)),
+        rootFingerprints: facts.roots.map((r) => r.fingerprintSha256),
+        caCertFingerprint: facts.caCert?.fingerprintSha256 ?? null,
+        // A hash, not a fingerprint per CRL: ca-crl.pem can hold thousands, reported every few minutes.
+        crlSha256: record.crlPem === null ? null : sha256Hex(record.crlPem),
+        crlCount: facts.crls?.length ?? null,
         istioVersion: record.istioVersion,
         multiRoot: record.multiRoot,
         ambient: record.ambient,
       };
       await store.insertObservation(record, auditInput(ctx, now, "cluster.observe", { type: "cluster", id: name }, { cluster: name, trustDomain: cluster.trustDomain }, details));
-      return entry(cluster, await desired(cluster.trustDomain, now), now);
+      return detail(cluster, now);
     },
 
-    /** One cluster's fleet entry; throws `cluster_not_found`. */
-    async get(name: string): Promise<FleetEntry> {
-      const cluster = await requireCluster(store, name);
-      const now = clock.now();
-      return entry(cluster, await desired(cluster.trustDomain, now), now);
+    /** One cluster's fleet entry with what it should load; throws `cluster_not_found`. */
+    async get(name: string): Promise<FleetDetail> {
+      return detail(await requireCluster(store, name), clock.now());
     },
 
     /**
-     * Clusters by name with their trust state; `page.after` is a cluster name. With a state
-     * filter, reads on until `page.limit` clusters match or none are left.
+     * Clusters by name with their trust state; `page.after` is a cluster name. With a state or
+     * label filter, reads on until `page.limit` clusters match or none are left.
      */
     async list(filter: FleetFilter, page: { limit: number; after?: string | undefined }): Promise<FleetEntry[]> {
       const now = clock.now();
@@ -113,8 +159,8 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
       let after = page.after;
       for (;;) {
         const batch = await store.listClusters({ limit: page.limit, after }, { trustDomain: filter.trustDomain });
-        for (const c of batch) {
-          const e = await entry(c, await want(c.trustDomain), now);
+        const selected = filter.selector ? batch.filter((c) => filter.selector!(c.labels)) : batch;
+        for (const e of await entries(selected, want, now)) {
           if (!filter.state || e.trust.state === filter.state) out.push(e);
           if (out.length === page.limit) return out;
         }

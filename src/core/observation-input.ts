@@ -4,7 +4,7 @@ import { parsePem } from "../x509/pem.js";
 import type { ObservationRecord } from "./ports.js";
 
 /** What a cluster reports, parsed and checked; `rootCertPem` undefined only for a CRL-only ConfigMap. */
-export type ObservationInput = Omit<ObservationRecord, "cluster" | "observedAt" | "rootCertPem"> & { rootCertPem: string | undefined };
+export type ObservationInput = Omit<ObservationRecord, "cluster" | "observedAt" | "rootCertPem" | "facts"> & { rootCertPem: string | undefined };
 
 const MAX_VERSION = 64;
 

@@ -240,6 +240,8 @@ export interface FleetQueries {
   listActiveIntermediates(): Promise<IntermediateRecord[]>;
   /** Live clusters whose newest intermediate was revoked and not replaced. */
   listRevokedClusters(trustDomain: string | undefined): Promise<ClusterRecord[]>;
+  /** The active and the newest intermediate of each named cluster (absent keys: none issued). */
+  activeAndLatestIntermediates(clusters: readonly string[]): Promise<Map<string, { active: IntermediateRecord | undefined; latest: IntermediateRecord | undefined }>>;
 }
 
 export interface ObservationRecord {
@@ -256,7 +258,39 @@ export interface ObservationRecord {
   ambient: boolean | null;
   /** How it was sent: a JSON body or a Kubernetes ConfigMap object. */
   source: "json" | "configmap";
+  /** What the PEM texts hold, parsed once at ingest (the fleet view reads only this). */
+  facts: ObservedFacts;
 }
+
+/** A certificate a cluster reported, as the fleet view shows it. */
+export interface ObservedCertificate {
+  fingerprintSha256: string;
+  serial: string;
+  subject: string;
+  notAfter: string;
+}
+
+/** A CRL a cluster reported in ca-crl.pem. */
+export interface ObservedCrl {
+  /** Lowercase hex authority key identifier: which issuer signed it; null when it has none. */
+  keyId: string | null;
+  issuer: string;
+  thisUpdate: string;
+  nextUpdate: string | null;
+  revoked: number;
+}
+
+/** The parsed content of an observation's PEM texts (JSON-serialisable: dates are ISO strings). */
+export interface ObservedFacts {
+  /** SHA-256 of root-cert.pem's bytes: equal to the desired bundle's means byte-identical. */
+  bundleSha256: string;
+  roots: ObservedCertificate[];
+  caCert: ObservedCertificate | null;
+  crls: ObservedCrl[] | null;
+}
+
+/** An observation without its PEM texts (what the fleet view needs); facts null for rows stored before facts were kept. */
+export type ObservationSummary = Omit<StoredObservation, "rootCertPem" | "caCertPem" | "crlPem" | "facts"> & { facts: ObservedFacts | null };
 
 /** An observation as stored: `id` grows with every insert (the history's order). */
 export interface StoredObservation extends ObservationRecord {
@@ -271,6 +305,8 @@ export interface ObservationStore {
   latestObservation(cluster: string): Promise<StoredObservation | undefined>;
   /** Observations of a cluster, newest first; `page.after` is the id of the previous page's last item. */
   listObservations(cluster: string, page: Page): Promise<StoredObservation[]>;
+  /** The newest observation of each named cluster that has one, without PEM texts. */
+  latestObservationSummaries(clusters: readonly string[]): Promise<Map<string, ObservationSummary>>;
 }
 
 export interface AuditFilter {

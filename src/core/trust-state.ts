@@ -1,8 +1,6 @@
-import * as x509 from "@peculiar/x509";
-import { createHash } from "node:crypto";
 import { DAY_MS } from "../clock.js";
-import { parsePem } from "../x509/pem.js";
-import type { ObservationRecord } from "./ports.js";
+import { observedCertificates, sha256Hex } from "./observed-facts.js";
+import type { ObservationRecord, ObservedCrl, ObservedFacts } from "./ports.js";
 
 export type { ObservationRecord };
 
@@ -49,13 +47,19 @@ export interface NeededIssuer {
   cluster?: string | undefined;
 }
 
+/** The root-cert.pem a cluster should load: its bytes' hash and its certificates' fingerprints in order. */
+export interface DesiredBundle {
+  bundleSha256: string;
+  rootFingerprints: string[];
+}
+
 export interface TrustStateInput {
   /** SHA-256 fingerprint of the cluster's active intermediate; undefined when it has none. */
   activeFingerprint: string | undefined;
-  /** The desired root-cert.pem, byte for byte (trustBundle joined). */
-  desiredBundlePem: string;
+  desired: DesiredBundle;
   needed: NeededIssuer[];
-  observation: ObservationRecord | undefined;
+  /** The latest observation's time and parsed facts; undefined when it never reported. */
+  observation: { observedAt: Date; facts: ObservedFacts } | undefined;
   now: Date;
   /** Older observations make the state stale. */
   maxAgeMs: number;
@@ -72,24 +76,18 @@ export interface TrustVerdict {
 export const CRL_WARNING_MS = DAY_MS;
 export const DEFAULT_OBSERVATION_MAX_AGE_MS = DAY_MS;
 
-/** Lowercase hex SHA-256 of DER bytes. */
-export function derFingerprint(der: Uint8Array): string {
-  return createHash("sha256").update(der).digest("hex");
-}
-
-/** SHA-256 fingerprints of the CERTIFICATE blocks of a PEM text, in order; throws `invalid_pem`. */
-export function certificateFingerprints(pem: string, field: string): string[] {
-  return parsePem(pem, field)
-    .filter((b) => b.label === "CERTIFICATE")
-    .map((b) => derFingerprint(b.der));
+/** The desired bundle of a root-cert.pem text (trustBundle joined). */
+export function desiredBundle(pem: string): DesiredBundle {
+  return { bundleSha256: sha256Hex(pem), rootFingerprints: observedCertificates(pem, "desired").map((c) => c.fingerprintSha256) };
 }
 
 /** Derives the trust state of one cluster; never throws on what was stored at ingest (validated there). */
 export function deriveTrustState(input: TrustStateInput): TrustVerdict {
   const { observation, now } = input;
   if (!observation) return { state: "unknown", reasons: [{ code: "never_observed", detail: "the cluster has never reported what it loaded" }], crlNextUpdate: null };
-  const reasons = [...bundleReasons(input.desiredBundlePem, observation.rootCertPem), ...signingReasons(input.activeFingerprint, observation.caCertPem)];
-  const crl = observation.crlPem === null ? { reasons: [], nextUpdate: null } : crlReasons(input.needed, observation.crlPem, now);
+  const { facts } = observation;
+  const reasons = [...bundleReasons(input.desired, facts), ...signingReasons(input.activeFingerprint, facts)];
+  const crl = facts.crls === null ? { reasons: [], nextUpdate: null } : crlReasons(input.needed, facts.crls, now);
   reasons.push(...crl.reasons);
   const age = now.getTime() - observation.observedAt.getTime();
   if (age > input.maxAgeMs) {
@@ -101,10 +99,10 @@ export function deriveTrustState(input: TrustStateInput): TrustVerdict {
   return { state: reasons.length === 0 ? "converged" : "drift", reasons, crlNextUpdate: crl.nextUpdate };
 }
 
-function bundleReasons(desired: string, observed: string): TrustReason[] {
-  if (desired === observed) return [];
-  const want = certificateFingerprints(desired, "desired");
-  const have = certificateFingerprints(observed, "rootCertPem");
+function bundleReasons(desired: DesiredBundle, facts: ObservedFacts): TrustReason[] {
+  if (desired.bundleSha256 === facts.bundleSha256) return [];
+  const want = desired.rootFingerprints;
+  const have = facts.roots.map((r) => r.fingerprintSha256);
   const missing = want.filter((f) => !have.includes(f));
   const unexpected = [...new Set(have.filter((f) => !want.includes(f)))];
   const sameSet = missing.length === 0 && unexpected.length === 0;
@@ -114,33 +112,35 @@ function bundleReasons(desired: string, observed: string): TrustReason[] {
   return [{ code: "bundle_mismatch", detail, sameSet, missing, unexpected }];
 }
 
-function signingReasons(active: string | undefined, caCertPem: string | null): TrustReason[] {
-  if (caCertPem === null) return [];
-  const observed = certificateFingerprints(caCertPem, "caCertPem")[0];
+function signingReasons(active: string | undefined, facts: ObservedFacts): TrustReason[] {
+  const observed = facts.caCert?.fingerprintSha256;
   if (observed === undefined || observed === active) return [];
   const detail = active ? "istiod signs with another certificate than the active intermediate" : "istiod signs with a certificate, but the cluster has no active intermediate";
   return [{ code: "signing_not_active", detail, observed, expected: active ?? null }];
 }
 
-function crlReasons(needed: NeededIssuer[], crlPem: string, now: Date): { reasons: TrustReason[]; nextUpdate: Date | null } {
+function crlReasons(needed: NeededIssuer[], crls: ObservedCrl[], now: Date): { reasons: TrustReason[]; nextUpdate: Date | null } {
   const reasons: TrustReason[] = [];
   const keyIds = new Set<string>();
   let earliest: Date | null = null;
-  for (const block of parsePem(crlPem, "crlPem").filter((b) => b.label === "X509 CRL")) {
-    const crl = new x509.X509Crl(block.der);
-    const keyId = crl.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
-    if (keyId) keyIds.add(keyId.toLowerCase());
-    const next = crl.nextUpdate;
-    if (!next) continue;
+  for (const crl of crls) {
+    if (crl.keyId) keyIds.add(crl.keyId);
+    if (crl.nextUpdate === null) continue;
+    const next = new Date(crl.nextUpdate);
     if (!earliest || next < earliest) earliest = next;
     const left = next.getTime() - now.getTime();
-    if (left <= 0) reasons.push({ code: "crl_expired", detail: `the CRL of ${crl.issuer} is past its nextUpdate`, issuer: crl.issuer, nextUpdate: next.toISOString() });
-    else if (left <= CRL_WARNING_MS) reasons.push({ code: "crl_expiring", detail: `the CRL of ${crl.issuer} reaches its nextUpdate within a day`, issuer: crl.issuer, nextUpdate: next.toISOString() });
+    if (left <= 0) reasons.push({ code: "crl_expired", detail: `the CRL of ${crl.issuer} is past its nextUpdate`, issuer: crl.issuer, nextUpdate: crl.nextUpdate });
+    else if (left <= CRL_WARNING_MS) reasons.push({ code: "crl_expiring", detail: `the CRL of ${crl.issuer} reaches its nextUpdate within a day`, issuer: crl.issuer, nextUpdate: crl.nextUpdate });
   }
   const absent = needed.filter((i) => !keyIds.has(i.keyId.toLowerCase()));
   if (absent.length > 0) {
     const issuers = absent.map((i) => ({ serial: i.serial, kind: i.kind, cluster: i.cluster }));
-    reasons.unshift({ code: "crl_missing_issuer", detail: `ca-crl.pem has no CRL from ${absent.length} issuer(s) the fleet needs: ${absent.map((i) => i.serial).join(", ")}`, issuers });
+    reasons.unshift({ code: "crl_missing_issuer", detail: `ca-crl.pem has no CRL from ${absent.length} issuer(s) the fleet needs: ${listed(absent.map((i) => i.serial))}`, issuers });
   }
   return { reasons, nextUpdate: earliest };
+}
+
+/** At most ten items in a sentence; the full list is in the reason's fields. */
+function listed(items: string[]): string {
+  return items.length <= 10 ? items.join(", ") : `${items.slice(0, 10).join(", ")} and ${items.length - 10} more`;
 }

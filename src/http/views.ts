@@ -10,7 +10,8 @@ const iso = (d: Date) => d.toISOString();
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
 const subjects = new Map<string, string>();
-function subjectOf(serial: string, pem: string): string {
+/** A certificate's subject as text, parsed once per serial. */
+export function subjectOf(serial: string, pem: string): string {
   let s = subjects.get(serial);
   if (s === undefined) {
     s = new x509.X509Certificate(pem).subject;

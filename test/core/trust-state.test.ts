@@ -1,11 +1,17 @@
 import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/clock.js";
-import { deriveTrustState, type NeededIssuer, type ObservationRecord, type TrustStateInput } from "../../src/core/trust-state.js";
+import { observedFacts } from "../../src/core/observed-facts.js";
+import { deriveTrustState as derive, desiredBundle, type NeededIssuer, type TrustStateInput } from "../../src/core/trust-state.js";
 import { subjectKeyId } from "../../src/x509/certificates.js";
 import { testCore, TEST_CTX } from "../helpers.js";
 
 const HOUR = 3_600_000;
+
+/** What a cluster reported, as PEM texts: parsed into facts the way the service does at ingest. */
+type Reported = { observedAt: Date; rootCertPem: string; caCertPem: string | null; crlPem: string | null };
+type Input = Omit<TrustStateInput, "observation"> & { observation: Reported | undefined };
+const deriveTrustState = (i: Input) => derive({ ...i, observation: i.observation && { observedAt: i.observation.observedAt, facts: observedFacts(i.observation) } });
 
 /** A trust domain with one cluster and its first intermediate: the real files it would run. */
 async function fleet() {
@@ -21,20 +27,15 @@ async function fleet() {
     { serial: root.serial, kind: "root", keyId: root.keyId },
     { serial: record.serial, kind: "intermediate", keyId: keyOf(record.certPem), cluster: "east" },
   ];
-  const observation: ObservationRecord = {
-    cluster: "east",
+  const observation: Reported = {
     observedAt: t.clock.now(),
     rootCertPem: files["root-cert.pem"],
     caCertPem: files["ca-cert.pem"],
     crlPem: crl.pem,
-    istioVersion: "1.27.0",
-    multiRoot: null,
-    ambient: null,
-    source: "json",
   };
-  const input: TrustStateInput = {
+  const input: Input = {
     activeFingerprint: record.fingerprintSha256,
-    desiredBundlePem: files["root-cert.pem"],
+    desired: desiredBundle(files["root-cert.pem"]),
     needed,
     observation,
     now: t.clock.now(),

@@ -44,6 +44,7 @@ const routes: RouteCase[] = [
   { method: "GET", path: "/v1/clusters/{name}/intermediates", access: "any", ok: 200, url: () => "/v1/clusters/prod-a/intermediates" },
   { method: "PUT", path: "/v1/clusters/{name}/observation", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a/observation", body: () => ({ rootCertPem: bundlePem }) },
   { method: "GET", path: "/v1/fleet", access: "any", ok: 200, url: () => "/v1/fleet" },
+  { method: "GET", path: "/v1/clusters/{name}/observation", access: "any", ok: 200, url: () => "/v1/clusters/prod-a/observation" },
   { method: "GET", path: "/v1/clusters/{name}/cacerts", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a/cacerts" },
   { method: "POST", path: "/v1/tokens", access: "admin", ok: 201, url: () => "/v1/tokens", body: () => ({ name: "t", role: "auditor" }) },
   { method: "GET", path: "/v1/tokens", access: "admin", ok: 200, url: () => "/v1/tokens" },

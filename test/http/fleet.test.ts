@@ -205,6 +205,70 @@ describe("GET /v1/fleet", () => {
     expect((await t.app.inject({ url: "/v1/fleet?state=bogus", headers: t.auth() })).statusCode).toBe(400);
     expect((await t.app.inject({ url: "/v1/fleet" })).statusCode).toBe(401);
   });
+
+  it("filters by a Kubernetes label selector, and refuses one it cannot read", async () => {
+    const t = await fleet();
+    await t.core.clusters.update("east", { labels: { env: "prod", region: "eu" } }, TEST_CTX);
+    await t.core.clusters.update("west", { labels: { env: "staging", region: "us", legacy: "yes" } }, TEST_CTX);
+    const names = async (selector: string) => (await fleetList(t, `?selector=${encodeURIComponent(selector)}`)).items.map((i) => i.name);
+    expect(await names("env=prod")).toEqual(["east"]);
+    expect(await names("env==prod")).toEqual(["east"]);
+    expect(await names("env!=prod")).toEqual(["far", "west"]);
+    expect(await names("env")).toEqual(["east", "west"]);
+    expect(await names("!legacy")).toEqual(["east", "far"]);
+    expect(await names("region in (us, eu),env notin (staging)")).toEqual(["east"]);
+    expect(await names("env=prod,region=us")).toEqual([]);
+    // Combined with a page size: reads on past clusters that do not match.
+    const page = await fleetList(t, `?limit=1&selector=${encodeURIComponent("env=staging")}`);
+    expect([page.items.map((i) => i.name), page.nextCursor]).toEqual([["west"], null]);
+    for (const bad of ["env=prod,", "region in (eu", "=prod", "env=pr od", "a b c"]) {
+      const res = await t.app.inject({ url: `/v1/fleet?selector=${encodeURIComponent(bad)}`, headers: t.auth() });
+      expect([bad, res.statusCode, res.json().code]).toEqual([bad, 400, "validation_failed"]);
+      expect(res.json().errors[0].path).toBe("query.selector");
+    }
+  });
+});
+
+describe("GET /v1/clusters/{name}/observation", () => {
+  it("shows what the cluster should load beside what it reported, for any token", async () => {
+    const t = await fleet();
+    const east = await secretFiles(t, "east");
+    const west = await secretFiles(t, "west");
+    const unobserved = await t.app.inject({ url: "/v1/clusters/east/observation", headers: t.auth() });
+    expect(unobserved.statusCode).toBe(200);
+    expect(unobserved.json()).toMatchObject({ name: "east", trust: { state: "unknown" }, observed: null });
+    await observe(t, "east", { ...report(east.files), caCertPem: west.files["ca-cert.pem"] });
+    const { secret: auditor } = await t.core.tokens.create({ name: "aud", role: "auditor" }, TEST_CTX);
+    const res = await t.app.inject({ url: "/v1/clusters/east/observation", headers: t.auth(auditor) });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    const td = await t.core.trustDomains.get("cluster.local");
+    const root = td.roots[0]!;
+    expect(body.desired.roots).toEqual([{ fingerprintSha256: root.fingerprintSha256, serial: root.serial, subject: expect.stringContaining("CN="), notAfter: root.notAfter.toISOString() }]);
+    expect(body.desired.activeIntermediate).toMatchObject({ serial: east.record.serial, fingerprintSha256: east.record.fingerprintSha256 });
+    expect(body.desired.crlIssuers.map((i: { serial: string }) => i.serial).sort()).toEqual([root.serial, east.record.serial, west.record.serial].sort());
+    expect(body.observed.roots.map((r: { fingerprintSha256: string }) => r.fingerprintSha256)).toEqual([root.fingerprintSha256]);
+    expect(body.observed.caCert).toMatchObject({ serial: west.record.serial, fingerprintSha256: west.record.fingerprintSha256 });
+    expect(body.observed.crls).toHaveLength(3);
+    expect(body.observed.crls.every((c: { nextUpdate: string; revoked: number }) => Date.parse(c.nextUpdate) > t.clock.now().getTime() && c.revoked === 0)).toBe(true);
+    expect(body).toMatchObject({ observed: { istioVersion: "1.27.2", multiRoot: true, ambient: false, source: "json" } });
+    expect(body.trust).toMatchObject({ state: "drift", reasons: [{ code: "signing_not_active", observed: west.record.fingerprintSha256, expected: east.record.fingerprintSha256 }] });
+    expect(JSON.stringify(body)).not.toMatch(/PRIVATE KEY|BEGIN/);
+    expect((await t.app.inject({ url: "/v1/clusters/ghost/observation", headers: t.auth() })).json().code).toBe("cluster_not_found");
+    expect((await t.app.inject({ url: "/v1/clusters/east/observation" })).statusCode).toBe(401);
+  });
+
+  it("parses an observation stored before facts were kept the same way as a new one", async () => {
+    const t = await fleet();
+    const east = await secretFiles(t, "east");
+    await observe(t, "east", { ...report(east.files), crlPem: east.files["ca-crl.pem"].split("-----END X509 CRL-----")[0] + "-----END X509 CRL-----\n" });
+    const before = (await t.app.inject({ url: "/v1/clusters/east/observation", headers: t.auth() })).json();
+    expect(before.trust.reasons.map((r: { code: string }) => r.code)).toEqual(["crl_missing_issuer"]);
+    t.db.prepare("UPDATE observations SET facts = NULL").run();
+    const after = (await t.app.inject({ url: "/v1/clusters/east/observation", headers: t.auth() })).json();
+    expect(after).toEqual(before);
+    expect((await fleetList(t)).items.find((i) => i.name === "east")!.trust).toEqual(before.trust);
+  });
 });
 
 describe("trust-state metrics", () => {

@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FleetEntry as Entry } from "../../core/fleet.js";
+import type { FleetDetail as Detail, FleetEntry as Entry } from "../../core/fleet.js";
+import { parseLabelSelector } from "../../core/label-selector.js";
+import type { IntermediateRecord, RootRecord } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
 import { auditContext } from "../audit-context.js";
+import { subjectOf } from "../views.js";
 import { paginate } from "../pagination.js";
 import type { RouteDeps } from "../route-deps.js";
 import { ClusterName, NameParam, paged, problemResponses } from "../schemas/common.js";
@@ -38,8 +41,22 @@ export const fleetRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
       if (typeof body !== "string") {
         throw new DomainError("validation_failed", "send the observation as JSON with content type application/json", [{ path: "body", message: "expected application/json" }]);
       }
-      return fleetView(await core.fleet.observe(request.params.name, body, auditContext(request)), clock.now());
+      return detailView(await core.fleet.observe(request.params.name, body, auditContext(request)), clock.now());
     },
+  );
+
+  app.get(
+    "/v1/clusters/:name/observation",
+    {
+      config: { auth: "any" },
+      schema: {
+        tags,
+        summary: "The cluster's trust state with what it should load beside what it reported (roots, signing certificate, CRLs)",
+        params: NameParam(ClusterName),
+        response: { 200: ObservationResponse, ...problemResponses },
+      },
+    },
+    async (request) => detailView(await core.fleet.get(request.params.name), clock.now()),
   );
 
   app.get(
@@ -49,9 +66,10 @@ export const fleetRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { core,
       schema: { tags, summary: "Every cluster with its status and trust state (what it runs against what meshroot issued)", querystring: ListFleetQuery, response: { 200: paged(FleetEntry), ...problemResponses } },
     },
     async (request) => {
-      const { trustDomain, state } = request.query;
+      const { trustDomain, state, selector } = request.query;
       const now = clock.now();
-      return paginate(request.query, (page) => core.fleet.list({ trustDomain, state }, page), (e) => e.cluster.name, (e) => fleetView(e, now));
+      const labels = selector === undefined ? undefined : parseLabelSelector(selector);
+      return paginate(request.query, (page) => core.fleet.list({ trustDomain, state, selector: labels }, page), (e) => e.cluster.name, (e) => fleetView(e, now));
     },
   );
 };
@@ -72,5 +90,37 @@ function fleetView(e: Entry, now: Date) {
     observationAgeSeconds: seen ? Math.floor((now.getTime() - seen.getTime()) / 1000) : null,
     istioVersion: e.observation?.istioVersion ?? null,
     crlNextUpdate: e.trust.crlNextUpdate?.toISOString() ?? null,
+  };
+}
+
+const certificateView = (r: RootRecord | IntermediateRecord, subject: string) => ({
+  fingerprintSha256: r.fingerprintSha256,
+  serial: r.serial,
+  subject,
+  notAfter: r.notAfter.toISOString(),
+});
+
+/** A fleet entry with what the cluster should load and what it reported. */
+function detailView(d: Detail, now: Date) {
+  const o = d.observation;
+  return {
+    ...fleetView(d, now),
+    desired: {
+      roots: d.desired.roots.map((r) => certificateView(r, subjectOf(r.serial, r.certPem))),
+      activeIntermediate: d.active ? certificateView(d.active, d.active.subject ?? subjectOf(d.active.serial, d.active.certPem)) : null,
+      crlIssuers: d.desired.crlIssuers.map((i) => ({ serial: i.serial, kind: i.kind, ...(i.cluster === undefined ? {} : { cluster: i.cluster }) })),
+    },
+    observed: o
+      ? {
+          observedAt: o.observedAt.toISOString(),
+          source: o.source,
+          roots: o.facts.roots,
+          caCert: o.facts.caCert,
+          crls: o.facts.crls && o.facts.crls.map(({ issuer, keyId, thisUpdate, nextUpdate, revoked }) => ({ issuer, keyId, thisUpdate, nextUpdate, revoked })),
+          istioVersion: o.istioVersion,
+          multiRoot: o.multiRoot,
+          ambient: o.ambient,
+        }
+      : null,
   };
 }

@@ -46,11 +46,46 @@ export const FleetEntry = z.object({
   crlNextUpdate: Timestamp.nullable().describe("earliest nextUpdate of the CRLs the cluster loaded; null when it reported none"),
 });
 
-export const ObservationResponse = FleetEntry;
+const Certificate = z.object({ fingerprintSha256: z.string(), serial: z.string(), subject: z.string(), notAfter: Timestamp });
+
+export const FleetDetail = FleetEntry.extend({
+  desired: z
+    .object({
+      roots: z.array(Certificate).describe("root-cert.pem as meshroot serves it, in order"),
+      activeIntermediate: Certificate.nullable().describe("what istiod should sign with (ca-cert.pem)"),
+      crlIssuers: z
+        .array(z.object({ serial: z.string(), kind: z.enum(["root", "intermediate"]), cluster: z.string().optional() }))
+        .describe("issuers whose CRL ca-crl.pem must hold (the roots and every live intermediate of the trust domain)"),
+    })
+    .describe("what the cluster should load"),
+  observed: z
+    .object({
+      observedAt: Timestamp,
+      source: z.enum(["json", "configmap"]),
+      roots: z.array(Certificate).describe("the certificates of the reported root-cert.pem, in order"),
+      caCert: Certificate.nullable().describe("istiod's signing certificate, when reported"),
+      crls: z
+        .array(z.object({ issuer: z.string(), keyId: z.string().nullable(), thisUpdate: Timestamp, nextUpdate: Timestamp.nullable(), revoked: z.int() }))
+        .nullable()
+        .describe("the CRLs of the reported ca-crl.pem; null when not reported"),
+      istioVersion: z.string().nullable(),
+      multiRoot: z.boolean().nullable(),
+      ambient: z.boolean().nullable(),
+    })
+    .nullable()
+    .describe("what the cluster's latest observation holds; null when it never reported"),
+});
+
+export const ObservationResponse = FleetDetail;
 
 export const ListFleetQuery = PageQuery.extend({
   trustDomain: TrustDomainName.optional().describe("only clusters of this trust domain"),
   state: TrustStateSchema.optional().describe("only clusters in this trust state"),
+  selector: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe("Kubernetes label selector over cluster labels: `env=prod,tier!=edge`, `team`, `!legacy`, `region in (eu,us)`, `env notin (dev)`"),
 });
 
 /** The documented body (parsed by the core from the raw text, so that a key is refused before parsing). */

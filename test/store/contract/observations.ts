@@ -12,8 +12,11 @@ const observation = (cluster: string, at: Date, over: Partial<ObservationRecord>
   multiRoot: null,
   ambient: null,
   source: "json",
+  facts: { bundleSha256: `sha of ${cluster}`, roots: [{ fingerprintSha256: "ab".repeat(32), serial: "01", subject: `CN=root of ${cluster}`, notAfter: "2036-01-01T00:00:00.000Z" }], caCert: null, crls: null },
   ...over,
 });
+
+const summary = ({ rootCertPem: _r, caCertPem: _c, crlPem: _l, ...rest }: ObservationRecord & { id: number }) => rest;
 
 /** Observations (issue 10): history per cluster, newest first, each with its audit event. */
 export function observationContract(open: OpenStore): void {
@@ -37,6 +40,22 @@ export function observationContract(open: OpenStore): void {
       expect(page1).toEqual([third, second]);
       expect(await store().listObservations("east", { limit: 2, after: String(page1[1]!.id) })).toEqual([first]);
       expect((await allAudit(store())).filter((e) => e.action === "cluster.observe")).toHaveLength(4);
+    });
+
+    it("answers the newest observation of each named cluster without PEM texts, facts as written", async () => {
+      await seedDomain(store(), "td.example");
+      for (const name of ["east", "west", "north"]) await seedCluster(store(), name, "td.example");
+      expect((await store().latestObservationSummaries([])).size).toBe(0);
+      const crls = [{ keyId: "cd".repeat(20), issuer: "CN=x", thisUpdate: "2026-01-15T12:00:00.000Z", nextUpdate: null, revoked: 3 }];
+      await store().insertObservation(observation("east", day(0)), audit("cluster.observe", "east"));
+      const east = await store().insertObservation(observation("east", day(1), { istioVersion: "1.28.0", multiRoot: true }), audit("cluster.observe", "east"));
+      const west = await store().insertObservation(observation("west", day(2), { facts: { ...observation("west", day(2)).facts, crls } }), audit("cluster.observe", "west"));
+      const got = await store().latestObservationSummaries(["east", "west", "north", "ghost"]);
+      expect([...got.keys()].sort()).toEqual(["east", "west"]);
+      expect(got.get("east")).toEqual(summary(east));
+      expect(got.get("west")).toEqual(summary(west));
+      expect(got.get("west")!.facts!.crls).toEqual(crls);
+      expect(Object.keys(got.get("east")!)).not.toContain("crlPem");
     });
 
     it("refuses an observation of an unknown cluster with cluster_not_found and writes nothing", async () => {

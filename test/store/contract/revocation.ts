@@ -220,5 +220,23 @@ export function revocationContract(open: OpenStore): void {
       await issue(store(), west, r.serial);
       expect(await names()).toEqual(["north"]);
     });
+
+    it("answers the active and the newest intermediate of each named cluster in one call", async () => {
+      const r = await seedDomain(store(), "one.example");
+      const east = await seedCluster(store(), "east", "one.example");
+      const west = await seedCluster(store(), "west", "one.example");
+      await seedCluster(store(), "idle", "one.example");
+      await issue(store(), east, r.serial);
+      const e2 = await issue(store(), east, r.serial);
+      const w1 = await issue(store(), west, r.serial);
+      await store().revokeIntermediate(await revocation(store(), r, w1.serial), audit("intermediate.revoke", w1.serial));
+      expect((await store().activeAndLatestIntermediates([])).size).toBe(0);
+      const got = await store().activeAndLatestIntermediates(["east", "west", "idle", "ghost"]);
+      expect([...got.keys()].sort()).toEqual(["east", "west"]);
+      expect(got.get("east")).toEqual({ active: await store().getActiveIntermediate("east"), latest: await store().getLatestIntermediate("east") });
+      expect(got.get("east")!.active!.serial).toBe(e2.serial);
+      expect(got.get("west")).toEqual({ active: undefined, latest: await store().getLatestIntermediate("west") });
+      expect(got.get("west")!.latest!.status).toBe("revoked");
+    });
   });
 }
