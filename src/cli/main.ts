@@ -6,8 +6,10 @@ import { DomainError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { auditVerifyCommand } from "./audit.js";
 import { backupCommand } from "./backup.js";
+import { CliError, reportCliError, withClientOptions } from "./client.js";
 import { initCommand } from "./init.js";
 import { DEFAULT_NAMESPACE } from "../istio/cacerts.js";
+import { observeCommand } from "./observe.js";
 import { rotateCommand } from "./rotate.js";
 import { serveCommand } from "./serve.js";
 import { tokenCreateCommand } from "./token.js";
@@ -16,6 +18,10 @@ const program = new Command()
   .name("meshroot")
   .description("Certificate authority for multi-cluster Istio meshes. Configuration comes from MESHROOT_* environment variables (see README).")
   .version(VERSION);
+
+// Two kinds of command: those that open the data directory's database in this process, and
+// client-mode ones that call a running server's REST API. --help lists them apart.
+program.commandsGroup("Commands that open the database directly (run where the data directory is; MESHROOT_DATA_DIR):");
 
 program
   .command("serve")
@@ -69,7 +75,27 @@ program
   .argument("<file>", "destination file; must not exist")
   .action((file: string) => backupCommand(file));
 
+program.commandsGroup("Commands that talk to a running server (MESHROOT_URL, MESHROOT_TOKEN_FILE or MESHROOT_TOKEN, MESHROOT_CA_FILE):");
+
+withClientOptions(
+  program
+    .command("observe")
+    .description("report what a cluster's Istio loaded and print its trust state (exit 4 with --fail-on-drift when not converged)")
+    .requiredOption("--cluster <name>", "the cluster reporting")
+    .option("--root-cert <file>", "root-cert.pem as the istio-ca-root-cert ConfigMap holds it")
+    .option("--ca-cert <file>", "istiod's signing certificate (ca-cert.pem or tls.crt)")
+    .option("--crl <file>", "ca-crl.pem from the istio-ca-crl ConfigMap")
+    .option("--istio-version <version>", "the Istio version running")
+    .option("--multi-root", "ISTIO_MULTIROOT_MESH is on")
+    .option("--no-multi-root", "ISTIO_MULTIROOT_MESH is off")
+    .option("--ambient", "the mesh runs in ambient mode")
+    .option("--no-ambient", "the mesh does not run in ambient mode")
+    .option("--configmap <file>", "send a ConfigMap as JSON (kubectl get cm … -o json) unedited; '-' reads it from stdin (only then is stdin read)")
+    .option("--fail-on-drift", "exit 4 when the trust state is not converged (for CI steps)"),
+).action((opts) => observeCommand(opts));
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CliError) process.exit(reportCliError(err));
   if (err instanceof ConfigError || err instanceof DomainError) {
     process.stderr.write(`meshroot: ${err.message}\n`);
     process.exit(2);
