@@ -18,7 +18,7 @@ function newest(path: string): number {
 
 export default function setup(): void {
   const cli = join(root, "dist", "meshroot.js");
-  const sources = ["src", "scripts", "migrations", "package.json", "tsconfig.json"].map((p) => join(root, p));
+  const sources = ["src", "scripts", "migrations", "ui", "package.json", "tsconfig.json"].map((p) => join(root, p));
   if (existsSync(cli) && statSync(cli).mtimeMs >= Math.max(...sources.map(newest))) return;
   execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" });
 }

@@ -22,6 +22,7 @@ import { certificateRoutes } from "./routes/certificates.js";
 import { rotationRoutes } from "./routes/rotations.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { trustDomainRoutes } from "./routes/trust-domains.js";
+import { uiRoutes } from "./ui.js";
 
 export interface AppDeps {
   core: Core;
@@ -124,6 +125,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(tokenRoutes, routeDeps);
   await app.register(auditRoutes, routeDeps);
   await app.register(fleetRoutes, routeDeps);
+  await app.register(uiRoutes);
   return app;
 }
 

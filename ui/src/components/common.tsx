@@ -1,0 +1,95 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { ApiError } from "../api.js";
+import { crlFreshness, stamp } from "../format.js";
+import type { ClusterStatus, TrustReason, TrustState } from "../types.js";
+
+// Every state is shown with a symbol and a word as well as a colour: readable without colour.
+const TRUST_MARK: Record<TrustState, string> = { converged: "✓", drift: "✕", stale: "◷", unknown: "?" };
+const STATUS_MARK: Record<ClusterStatus, string> = { active: "●", due: "↻", pending: "○", expired: "✕", revoked: "⊘", decommissioned: "–" };
+
+export function TrustBadge({ state }: { state: TrustState }) {
+  return (
+    <span class={`badge trust-${state}`} data-trust={state}>
+      <span aria-hidden="true">{TRUST_MARK[state]}</span> {state}
+    </span>
+  );
+}
+
+export function StatusBadge({ status }: { status: ClusterStatus }) {
+  return (
+    <span class={`badge status-${status}`}>
+      <span aria-hidden="true">{STATUS_MARK[status]}</span> {status}
+    </span>
+  );
+}
+
+export function CrlBadge({ nextUpdate, now }: { nextUpdate: string | null | undefined; now: number }) {
+  const f = crlFreshness(nextUpdate, now);
+  const text = { expired: "✕ past nextUpdate", expiring: "⚠ nextUpdate within a day", fresh: "✓ fresh", none: "– none reported" }[f];
+  return <span class={`badge crl-${f}`}>{text}</span>;
+}
+
+/** Times shown relative, with the exact UTC time on hover. */
+export function When({ iso, text }: { iso: string | null | undefined; text: string }) {
+  return iso ? <time dateTime={iso} title={stamp(iso)}>{text}</time> : <span class="muted">—</span>;
+}
+
+export function ErrorBox({ error, what }: { error: unknown; what?: string }) {
+  const e = error instanceof ApiError ? error : new ApiError(0, "error", String((error as Error)?.message ?? error));
+  return (
+    <div class="error" role="alert">
+      <strong>{what ? `Could not load ${what}` : "Request failed"}{e.status ? ` (${e.status} ${e.code})` : ""}:</strong> {e.detail}
+    </div>
+  );
+}
+
+export function ReasonList({ reasons }: { reasons: TrustReason[] }) {
+  if (reasons.length === 0) return <span class="muted">no reasons</span>;
+  return (
+    <ul class="reasons">
+      {reasons.map((r, i) => (
+        <li key={i} data-reason={r.code}>
+          <code>{r.code}</code> {r.detail}
+          {r.missing?.length ? <div class="sub">missing roots: {r.missing.map((f) => <code key={f} title={f}>{f.slice(0, 16)}…</code>)}</div> : null}
+          {r.unexpected?.length ? <div class="sub">unexpected roots: {r.unexpected.map((f) => <code key={f} title={f}>{f.slice(0, 16)}…</code>)}</div> : null}
+          {r.issuers?.length ? (
+            <div class="sub">
+              CRL issuers missing: {r.issuers.map((s) => <code key={s.serial}>{s.kind} {s.cluster ? `${s.cluster} ` : ""}{s.serial.slice(0, 16)}</code>)}
+            </div>
+          ) : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function Section({ title, children, id }: { title: string; children: ComponentChildren; id?: string }) {
+  return (
+    <section class="card" id={id}>
+      <h2>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+export type Load<T> = { data?: T; error?: unknown; loading: boolean };
+
+/** Runs `fn` when `deps` change and keeps its result or error; a stale answer is dropped. */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Load<T> {
+  const [state, setState] = useState<Load<T>>({ loading: true });
+  useEffect(() => {
+    let live = true;
+    setState({ loading: true });
+    fn().then(
+      (data) => live && setState({ data, loading: false }),
+      (error: unknown) => live && setState({ error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, deps);
+  return state;
+}
+
+export const Loading = ({ what }: { what: string }) => <p class="loading">Loading {what}…</p>;
