@@ -29,7 +29,7 @@ export async function rotateCommand(opts: { due: boolean; trustDomain?: string; 
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     stderrNotice(
       "info",
-      `rotation: ${report.rotated.length} rotated, ${report.skipped.length} skipped, ${report.failed.length} failed${opts.out && issued.length ? `; Secrets in ${opts.out}` : ""}`,
+      `rotation: ${report.dryRun ? `dry run, ${report.wouldRotate.length} would rotate, ` : ""}${report.rotated.length} rotated, ${report.skipped.length} skipped, ${report.failed.length} failed${opts.out && issued.length ? `; Secrets in ${opts.out}` : ""}`,
     );
     if (report.failed.length > 0) process.exitCode = 1;
   } finally {

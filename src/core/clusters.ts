@@ -48,7 +48,15 @@ export function clusterService({ store, clock }: Deps) {
       if (!(await store.getTrustDomain(input.trustDomain))) {
         throw new DomainError("trust_domain_not_found", `trust domain ${input.trustDomain} does not exist`);
       }
-      if (await store.getCluster(input.name)) throw new DomainError("cluster_exists", `cluster ${input.name} already exists`);
+      const existing = await store.getCluster(input.name);
+      if (existing?.decommissionedAt) {
+        // The name keeps its history (intermediates, CRLs, audit events are keyed by it): never reused.
+        throw new DomainError(
+          "cluster_exists",
+          `the name ${input.name} belongs to a cluster decommissioned at ${existing.decommissionedAt.toISOString()}; a name is never reused (its certificates and audit trail keep it), so register the cluster under a new name`,
+        );
+      }
+      if (existing) throw new DomainError("cluster_exists", `cluster ${input.name} already exists (trust domain ${existing.trustDomain})`);
       const now = clock.now();
       const cluster: ClusterRecord = {
         name: input.name,

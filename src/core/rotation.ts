@@ -21,6 +21,8 @@ export interface RotationReport {
   dryRun: boolean;
   rotated: { cluster: string; previousSerial: string; serial: string; generation: number; notAfter: Date }[];
   skipped: { cluster: string; reason: string }[];
+  /** Dry runs only: what a real run would rotate. */
+  wouldRotate: { cluster: string; serial: string; status: string; rotateAfter: Date; notAfter: Date }[];
   failed: { cluster: string; code: string; detail: string }[];
 }
 
@@ -76,7 +78,7 @@ export function rotationService({ store, issuance, clock, observer }: Deps) {
       opts: { dryRun?: boolean | undefined; trustDomain?: string | undefined; inScope?: (cluster: string) => boolean },
       ctx: AuditContext,
     ): Promise<RotationReport & { issued: IssueResult[] }> {
-      const report: RotationReport & { issued: IssueResult[] } = { dryRun: opts.dryRun ?? false, rotated: [], skipped: [], failed: [], issued: [] };
+      const report: RotationReport & { issued: IssueResult[] } = { dryRun: opts.dryRun ?? false, rotated: [], skipped: [], wouldRotate: [], failed: [], issued: [] };
       for (const d of await due(0, opts.trustDomain)) {
         if (opts.inScope && !opts.inScope(d.cluster)) continue;
         if (d.custody === "external") {
@@ -85,7 +87,7 @@ export function rotationService({ store, issuance, clock, observer }: Deps) {
           continue;
         }
         if (report.dryRun) {
-          report.skipped.push({ cluster: d.cluster, reason: `dry run: would replace ${d.serial} (${d.status})` });
+          report.wouldRotate.push({ cluster: d.cluster, serial: d.serial, status: d.status, rotateAfter: d.rotateAfter, notAfter: d.notAfter });
           continue;
         }
         try {

@@ -30,6 +30,8 @@ export interface TrustReason {
   unexpected?: string[];
   /** crl_missing_issuer: the issuers the fleet needs and the cluster has no CRL from. */
   issuers?: { serial: string; kind: "root" | "intermediate"; cluster?: string | undefined }[];
+  /** crl_missing_issuer: how many issuers are missing (issuers lists the first MAX_LISTED_ISSUERS). */
+  issuerCount?: number;
   /** signing_not_active: fingerprints of what istiod signs with and of the active intermediate. */
   observed?: string;
   expected?: string | null;
@@ -75,6 +77,8 @@ export interface TrustVerdict {
 /** A loaded CRL this close to its nextUpdate is reported (peers reject it once past). */
 export const CRL_WARNING_MS = DAY_MS;
 export const DEFAULT_OBSERVATION_MAX_AGE_MS = DAY_MS;
+/** crl_missing_issuer lists at most this many issuers (issuerCount has the total). */
+export const MAX_LISTED_ISSUERS = 100;
 
 /** The desired bundle of a root-cert.pem text (trustBundle joined). */
 export function desiredBundle(pem: string): DesiredBundle {
@@ -134,8 +138,14 @@ function crlReasons(needed: NeededIssuer[], crls: ObservedCrl[], now: Date): { r
   }
   const absent = needed.filter((i) => !keyIds.has(i.keyId.toLowerCase()));
   if (absent.length > 0) {
-    const issuers = absent.map((i) => ({ serial: i.serial, kind: i.kind, cluster: i.cluster }));
-    reasons.unshift({ code: "crl_missing_issuer", detail: `ca-crl.pem has no CRL from ${absent.length} issuer(s) the fleet needs: ${listed(absent.map((i) => i.serial))}`, issuers });
+    // Listed up to MAX_LISTED_ISSUERS: a cluster that loaded no CRL of a large fleet would otherwise put thousands in every fleet page.
+    const issuers = absent.slice(0, MAX_LISTED_ISSUERS).map((i) => ({ serial: i.serial, kind: i.kind, cluster: i.cluster }));
+    reasons.unshift({
+      code: "crl_missing_issuer",
+      detail: `ca-crl.pem has no CRL from ${absent.length} issuer(s) the fleet needs: ${listed(absent.map((i) => i.serial))}`,
+      issuers,
+      issuerCount: absent.length,
+    });
   }
   return { reasons, nextUpdate: earliest };
 }

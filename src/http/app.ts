@@ -23,6 +23,7 @@ import { rotationRoutes } from "./routes/rotations.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { trustDomainRoutes } from "./routes/trust-domains.js";
 import { uiRoutes } from "./ui.js";
+import { jsonBodyParser } from "./json-body.js";
 
 export interface AppDeps {
   core: Core;
@@ -99,6 +100,8 @@ export async function buildApp(deps: AppDeps) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.removeContentTypeParser("text/plain");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, jsonBodyParser);
   app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
     done();

@@ -109,17 +109,17 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext ?? "body";
-      const errors = err.validation.map((v) => ({
-        path: [where, ...v.instancePath.split("/").filter(Boolean)].join("."),
-        message: v.message ?? "invalid",
-      }));
+      const errors = err.validation.map((v) => {
+        const segments = v.instancePath.split("/").filter(Boolean);
+        return { path: [where, ...segments].join("."), message: readable(v.message ?? "invalid", segments.at(-1)) };
+      });
       const summary = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
       return sendProblem(request, reply, 400, "validation_failed", `invalid request: ${summary}`, errors);
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = FASTIFY_CODES[err.code] ?? (err instanceof SyntaxError ? "invalid_json" : "bad_request");
-      return sendProblem(request, reply, status, code, err.message);
+      return sendProblem(request, reply, status, code, clientErrorDetail(code, err, request));
     }
     return internal(err, request, reply);
   });
@@ -127,6 +127,24 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, 404, "route_not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
   );
+}
+
+/** Zod's messages, as a person would say them: a missing field is required, an unknown one named. */
+function readable(message: string, field: string | undefined): string {
+  if (/expected [^,]+, received undefined$/.test(message)) return field ? `\`${field}\` is required` : "is required";
+  const unknown = /^Unrecognized keys?: (.+)$/.exec(message);
+  if (unknown) return `unknown field${unknown[1]!.includes(",") ? "s" : ""} ${unknown[1]!.replaceAll('"', "`")}`;
+  return message;
+}
+
+/** Details for the framework's own 4xx answers that say what to send instead. */
+function clientErrorDetail(code: string, err: FastifyError, request: FastifyRequest): string {
+  // invalid_json: json-body.ts writes the detail (what and where).
+  if (code === "unsupported_media_type") {
+    const got = request.headers["content-type"];
+    return `send the body as application/json${got ? ` (got ${got.split(";")[0]})` : " (no Content-Type header)"}`;
+  }
+  return err.message;
 }
 
 function internal(err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -107,6 +107,16 @@ describe("deriveTrustState", () => {
     expect(deriveTrustState({ ...input, observation: { ...observation, crlPem: null } }).state).toBe("converged");
   });
 
+  it("lists at most 100 missing issuers, with the total, and names ten in the detail", async () => {
+    const { input, observation } = await fleet();
+    const many: NeededIssuer[] = Array.from({ length: 250 }, (_, i) => ({ serial: `s${i}`, kind: "intermediate", keyId: `k${i}`, cluster: `c${i}` }));
+    const v = deriveTrustState({ ...input, needed: [...input.needed, ...many], observation });
+    const reason = v.reasons[0]!;
+    expect([reason.code, reason.issuers!.length, reason.issuerCount]).toEqual(["crl_missing_issuer", 100, 250]);
+    expect(reason.issuers![0]).toEqual({ serial: "s0", kind: "intermediate", cluster: "c0" });
+    expect(reason.detail).toMatch(/250 issuer\(s\).*s0, s1, .*s9 and 240 more$/);
+  });
+
   it("reports loaded CRLs within a day of nextUpdate, then past it", async () => {
     const { input } = await fleet();
     const next = deriveTrustState(input).crlNextUpdate!.getTime();

@@ -89,7 +89,7 @@ describe("rotation routes", () => {
     const { secret } = await t.core.tokens.create({ name: "prod", role: "provisioner", clusterPatterns: ["prod-*"], trustDomains: ["cluster.local"] }, TEST_CTX);
     const before = rowCounts(t.db);
     const dry = await t.app.inject({ method: "POST", url: "/v1/rotations/run", headers: t.auth(secret), payload: { dryRun: true, trustDomain: "cluster.local" } });
-    expect(dry.json()).toMatchObject({ dryRun: true, rotated: [], skipped: [{ cluster: "prod-a" }], failed: [] });
+    expect(dry.json()).toMatchObject({ dryRun: true, rotated: [], skipped: [], wouldRotate: [{ cluster: "prod-a", status: "due" }], failed: [] });
     expect(rowCounts(t.db)).toEqual(before);
     const run = await t.app.inject({ method: "POST", url: "/v1/rotations/run", headers: t.auth(secret), payload: { trustDomain: "cluster.local" } });
     expect(run.statusCode).toBe(200);

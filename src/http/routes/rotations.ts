@@ -46,7 +46,11 @@ export const rotationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { co
         trustDomain: request.body?.trustDomain,
         inScope: (cluster) => tokenCoversCluster(token, cluster),
       }, auditContext(request));
-      return { ...report, rotated: report.rotated.map((r) => ({ ...r, notAfter: r.notAfter.toISOString() })) };
+      return {
+        ...report,
+        rotated: report.rotated.map((r) => ({ ...r, notAfter: r.notAfter.toISOString() })),
+        wouldRotate: report.wouldRotate.map((r) => ({ ...r, rotateAfter: r.rotateAfter.toISOString(), notAfter: r.notAfter.toISOString() })),
+      };
     },
   );
 };

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ClusterName, PageQuery, Timestamp, TrustDomainName } from "./common.js";
+import { ClusterName, PageQuery, Timestamp, TrustDomainName, TimeQuery } from "./common.js";
 import { Intermediate } from "./intermediates.js";
 
 export const AuditEventSchema = z
@@ -26,8 +26,8 @@ const AuditFilterFields = {
   cluster: ClusterName.optional(),
   trustDomain: TrustDomainName.optional(),
   outcome: z.enum(["success", "denied", "failure"]).optional(),
-  since: Timestamp.optional().describe("events at or after this time"),
-  until: Timestamp.optional().describe("events before this time"),
+  since: TimeQuery.optional().describe("events at or after this time (a date or an RFC 3339 date-time)"),
+  until: TimeQuery.optional().describe("events before this time (a date or an RFC 3339 date-time)"),
 };
 
 export const AuditQuery = z.strictObject({
@@ -69,8 +69,8 @@ export const CertificateQuery = PageQuery.extend({
   cluster: ClusterName.optional(),
   trustDomain: TrustDomainName.optional(),
   status: z.enum(["active", "superseded", "revoked", "expired"]).optional(),
-  expiresBefore: Timestamp.optional(),
-  issuedAfter: Timestamp.optional(),
+  expiresBefore: TimeQuery.optional(),
+  issuedAfter: TimeQuery.optional(),
 });
 
 export const CertificateDetail = Intermediate.extend({

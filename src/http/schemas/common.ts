@@ -40,6 +40,15 @@ export const KeyAlgorithmSchema = z.enum(KEY_ALGORITHMS).describe("key algorithm
 
 export const Timestamp = z.iso.datetime().describe("RFC 3339 timestamp (UTC)");
 
+/**
+ * A time in a query: an RFC 3339 date-time (Z or an offset) or a date (`2027-03-01`, midnight
+ * UTC), as people type them. Parsed into an ISO string.
+ */
+export const TimeQuery = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: "must be a date (2027-03-01) or an RFC 3339 date-time (2027-03-01T00:00:00Z)" })
+  .transform((s) => (s.length === 10 ? `${s}T00:00:00.000Z` : s))
+  .describe("a date (2027-03-01, midnight UTC) or an RFC 3339 date-time");
+
 export const PemText = (what: string) => z.string().min(1).max(32_768).describe(what);
 
 export const PageQuery = z.strictObject({

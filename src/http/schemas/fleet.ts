@@ -18,7 +18,8 @@ export const TrustReasonSchema = z
     issuers: z
       .array(z.object({ serial: z.string(), kind: z.enum(["root", "intermediate"]), cluster: z.string().optional() }))
       .optional()
-      .describe("crl_missing_issuer: issuers whose CRL the cluster must load"),
+      .describe("crl_missing_issuer: issuers whose CRL the cluster must load (the first 100)"),
+    issuerCount: z.int().optional().describe("crl_missing_issuer: how many issuers are missing in all"),
     observed: z.string().optional().describe("signing_not_active: fingerprint of istiod's signing certificate"),
     expected: z.string().nullable().optional().describe("signing_not_active: fingerprint of the active intermediate"),
     issuer: z.string().optional().describe("crl_expired/crl_expiring: the CRL's issuer name"),

@@ -2,7 +2,12 @@ import { z } from "zod";
 import { REVOCATION_REASON_NAMES } from "../../x509/crl.js";
 import { ClusterName, Timestamp, TrustDomainName } from "./common.js";
 
-export const Serial = z.string().regex(/^[0-9a-f]{2,40}$/, "must be a certificate serial in lowercase hex").describe("certificate serial (hex)");
+/** A serial as meshroot writes it (lowercase hex) or as openssl prints it (upper case, with colons); normalised to lowercase hex. */
+export const Serial = z
+  .string()
+  .regex(/^(?:[0-9a-fA-F]{2,40}|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){0,19})$/, "must be a certificate serial in hex (670ab851…, or as openssl prints it: 67:0A:B8:51…)")
+  .transform((s) => s.replaceAll(":", "").toLowerCase())
+  .describe("certificate serial in hex; upper case and colons (as openssl prints it) are accepted");
 
 export const RevokeBody = z.strictObject({
   reason: z.enum(REVOCATION_REASON_NAMES).describe("RFC 5280 reason name"),
@@ -53,7 +58,10 @@ export const RunBody = z
 export const RotationReport = z.object({
   dryRun: z.boolean(),
   rotated: z.array(z.object({ cluster: z.string(), previousSerial: z.string(), serial: z.string(), generation: z.int(), notAfter: Timestamp })),
-  skipped: z.array(z.object({ cluster: z.string(), reason: z.string() })),
+  skipped: z.array(z.object({ cluster: z.string(), reason: z.string() })).describe("clusters left for their owners: external key custody (send a CSR)"),
+  wouldRotate: z
+    .array(z.object({ cluster: z.string(), serial: z.string().describe("the intermediate a real run would replace"), status: z.string().describe("due, or expired"), rotateAfter: Timestamp, notAfter: Timestamp }))
+    .describe("dry runs only: what a real run would rotate (empty otherwise)"),
   failed: z.array(z.object({ cluster: z.string(), code: z.string(), detail: z.string() })),
 });
 
