@@ -37,7 +37,10 @@ async function seed(): Promise<void> {
     await ok("POST", "/v1/clusters", { name, trustDomain: TD, labels: { region: name } });
     issued[name] = (await ok("POST", `/v1/clusters/${name}/intermediates`, {})).json().cacerts["ca-cert.pem"];
   }
-  const east = await ok("PUT", "/v1/clusters/east/observation", { rootCertPem: bundle, caCertPem: issued.east, istioVersion: "1.27.2" });
+  // What istiod reads from the Secret (test side only: the dashboard never asks for cacerts).
+  const secret = (await ok("GET", "/v1/clusters/east/cacerts?format=json&crl=true")).json() as { data: Record<string, string> };
+  const crlPem = Buffer.from(secret.data["ca-crl.pem"]!, "base64").toString("utf8");
+  const east = await ok("PUT", "/v1/clusters/east/observation", { rootCertPem: bundle, caCertPem: issued.east, crlPem, istioVersion: "1.27.2", multiRoot: true });
   expect(east.json().trust.state).toBe("converged");
   const west = await ok("PUT", "/v1/clusters/west/observation", { rootCertPem: foreign, caCertPem: issued.west, istioVersion: "1.26.4" });
   expect(west.json().trust.state).toBe("drift");
@@ -125,6 +128,10 @@ describe.skipIf(skipBrowser)("the dashboard at /ui, in headless chromium", () =>
     expect(await page.locator("#audit").textContent()).toContain("intermediate.issue");
     await page.waitForSelector("#diff h3, #diff .note");
     await shot("3-cluster-drift");
+    await page.goto(`${server.url}/ui/#/clusters/east`);
+    await page.waitForSelector("#diff table.crl");
+    expect(await page.locator("#diff").textContent()).not.toContain("missing");
+    await shot("3b-cluster-converged");
   });
 
   it("draws the timeline, the trust domain and the audit page with chain verification", async () => {

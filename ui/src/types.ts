@@ -49,7 +49,7 @@ export interface ObservationView extends FleetEntry {
     source: string;
     roots: CertRef[];
     caCert: (CertRef & { serial: string }) | null;
-    crls: { issuer: string; thisUpdate: string; nextUpdate: string | null; revokedCount: number }[] | null;
+    crls: { issuer: string; keyId: string | null; thisUpdate: string; nextUpdate: string | null; revoked: number }[] | null;
     istioVersion: string | null;
     multiRoot: boolean | null;
     ambient: boolean | null;

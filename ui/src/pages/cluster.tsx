@@ -6,7 +6,7 @@ import type { AuditEvent, Cluster, FleetEntry, Intermediate, ObservationView, Tr
 import { AuditTable } from "./audit.js";
 import { rootMarks, windowsOf } from "./timeline.js";
 
-/** The cluster's fleet entry with desired and observed state; before the observation route exists, the fleet entry alone. */
+/** The cluster's fleet entry with desired and observed state; from a server without that route, the fleet entry alone. */
 async function loadState(name: string): Promise<{ entry: FleetEntry; view: ObservationView | null }> {
   try {
     const view = await getJson<ObservationView>(`/v1/clusters/${enc(name)}/observation`);
@@ -54,7 +54,7 @@ export function ClusterPage({ name, now }: { name: string; now: number }) {
         <ReasonList reasons={e.trust.reasons} />
       </Section>
       <Section title="Desired vs observed" id="diff">
-        {view ? <Diff view={view} now={now} /> : <p class="note">This server does not answer GET /v1/clusters/{"{name}"}/observation yet: only the reasons above are known.</p>}
+        {view ? <Diff view={view} now={now} /> : <p class="note">This server does not answer GET /v1/clusters/{"{name}"}/observation: only the reasons above are known.</p>}
       </Section>
       <Section title="Generations" id="generations">
         {gens.error ? <ErrorBox error={gens.error} what="generations" /> : !gens.data ? <Loading what="generations" /> : <Generations gens={gens.data} name={name} domain={domain.data} now={now} />}
@@ -183,7 +183,7 @@ function Diff({ view, now }: { view: ObservationView; now: number }) {
                 <td>
                   <CrlBadge nextUpdate={c.nextUpdate} now={now} />
                 </td>
-                <td class="num">{c.revokedCount}</td>
+                <td class="num">{c.revoked}</td>
               </tr>
             ))}
           </tbody>
