@@ -12,51 +12,57 @@ const optionalPath = z.string().min(1).optional();
 /** Every environment variable meshroot reads, with its default (README "Configuration"). */
 const envSchema = z
   .object({
-    MESHROOT_ENV: z.enum(["development", "production"]).default("development"),
-    MESHROOT_DATA_DIR: z.string().min(1).default("./data"),
-    MESHROOT_HOST: z.string().min(1).default("127.0.0.1"),
+    MESHROOT_ENV: z.enum(["development", "production"]).default("development").describe("development or production (production needs an explicit master key and `meshroot init`)"),
+    MESHROOT_DATA_DIR: z.string().min(1).default("./data").describe("data directory: the database, the development master key and admin token"),
+    MESHROOT_HOST: z.string().min(1).default("127.0.0.1").describe("listen address; a non-loopback one needs TLS or MESHROOT_ALLOW_INSECURE_HTTP=true"),
     MESHROOT_PORT: z.coerce
       .number({ message: "must be a port number (0-65535)" })
       .int("must be a port number (0-65535)")
       .min(0, "must be a port number (0-65535)")
       .max(65535, "must be a port number (0-65535)")
-      .default(8080),
-    MESHROOT_MASTER_KEY_FILE: optionalPath,
-    MESHROOT_MASTER_KEY: z.string().min(1).optional(),
-    MESHROOT_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").max(512).optional(),
-    MESHROOT_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
-    MESHROOT_TLS_CERT_FILE: optionalPath,
-    MESHROOT_TLS_KEY_FILE: optionalPath,
-    MESHROOT_TLS_CLIENT_CA_FILE: optionalPath,
-    MESHROOT_ALLOW_INSECURE_HTTP: bool.default(false),
+      .default(8080)
+      .describe("listen port (0 picks a free one)"),
+    MESHROOT_MASTER_KEY_FILE: optionalPath.describe("file holding the 32-byte key-encryption key, base64 or raw (development: <data>/master.key, generated)"),
+    MESHROOT_MASTER_KEY: z.string().min(1).optional().describe("the same key inline, base64; set this or MESHROOT_MASTER_KEY_FILE"),
+    MESHROOT_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").max(512).optional().describe("the bootstrap admin token on first start (at least 32 characters; default random)"),
+    MESHROOT_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional().describe("base URL written into new intermediates' CRL distribution point and AIA"),
+    MESHROOT_TLS_CERT_FILE: optionalPath.describe("serve HTTPS with this certificate (PEM), with MESHROOT_TLS_KEY_FILE"),
+    MESHROOT_TLS_KEY_FILE: optionalPath.describe("the TLS certificate's private key (PEM)"),
+    MESHROOT_TLS_CLIENT_CA_FILE: optionalPath.describe("also require client certificates signed by this CA (PEM)"),
+    MESHROOT_ALLOW_INSECURE_HTTP: bool.default(false).describe("allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)"),
     MESHROOT_ROTATION_SCHEDULE: z
       .string()
       .refine(validCron, "must be a cron expression of five or six fields, e.g. '0 3 * * *' (03:00 UTC daily)")
-      .optional(),
+      .optional()
+      .describe("cron expression (5 or 6 fields, UTC) for in-process rotation of due clusters"),
     MESHROOT_CRL_VALIDITY_HOURS: z.coerce
       .number({ message: "must be a whole number of hours (1-2160)" })
       .int("must be a whole number of hours (1-2160)")
       .min(1, "must be a whole number of hours (1-2160)")
       .max(2160, "must be a whole number of hours (1-2160)")
-      .default(168),
+      .default(168)
+      .describe("hours from a signed CRL's thisUpdate to its nextUpdate (1-2160)"),
     MESHROOT_OBSERVATION_MAX_AGE: z.coerce
       .number({ message: "must be a whole number of hours (1-8760)" })
       .int("must be a whole number of hours (1-8760)")
       .min(1, "must be a whole number of hours (1-8760)")
       .max(8760, "must be a whole number of hours (1-8760)")
-      .default(24),
+      .default(24)
+      .describe("hours after which a cluster's latest observation is stale (1-8760)"),
     MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY: z.coerce
       .number({ message: "must be a whole number (1-10000)" })
       .int("must be a whole number (1-10000)")
       .min(1, "must be a whole number (1-10000)")
       .max(10000, "must be a whole number (1-10000)")
-      .default(24),
+      .default(24)
+      .describe("new intermediates one cluster may get in any 24 hours (1-10000)"),
     MESHROOT_TRUST_PROXY: z
       .string()
       .refine(validTrustProxy, "must be true, false, a hop count, or a comma-separated list of addresses/CIDRs")
-      .optional(),
-    MESHROOT_METRICS_TOKEN_REQUIRED: bool.default(false),
-    MESHROOT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+      .optional()
+      .describe("whose X-Forwarded-For to believe: true, a hop count, or addresses/CIDRs"),
+    MESHROOT_METRICS_TOKEN_REQUIRED: bool.default(false).describe("GET /metrics needs a valid token (any role)"),
+    MESHROOT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("fatal, error, warn, info, debug, trace or silent"),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -141,6 +147,63 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     metricsTokenRequired: e.MESHROOT_METRICS_TOKEN_REQUIRED,
     maxIssuancesPerClusterPerDay: e.MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY,
   });
+}
+
+/** Settings of the CLI's client mode (src/cli/client.ts): not the server's, but meshroot's all the same. */
+export const CLIENT_SETTINGS = ["MESHROOT_URL", "MESHROOT_TOKEN", "MESHROOT_TOKEN_FILE", "MESHROOT_CA_FILE"] as const;
+
+type SettingSchema = z.ZodType & { _zod: { def: { type: string; defaultValue?: unknown } } };
+
+/** The server's settings as `serve --help` lists them: name, default (if any) and description, from the schema. */
+export function serverSettings(): { name: string; defaultValue: string | undefined; description: string }[] {
+  return Object.entries(envSchema.shape).map(([name, schema]) => {
+    const def = (schema as SettingSchema)._zod.def;
+    return { name, defaultValue: def.type === "default" ? String(def.defaultValue) : undefined, description: schema.description ?? "" };
+  });
+}
+
+/** The text `serve --help` ends with: every MESHROOT_* server setting, one line each. */
+export function settingsHelp(): string {
+  const settings = serverSettings();
+  const width = Math.max(...settings.map((s) => s.name.length)) + 2;
+  const lines = settings.map((s) => `  ${s.name.padEnd(width)}${s.description}${s.defaultValue === undefined ? "" : ` (default: ${s.defaultValue})`}`);
+  return `\nSettings (environment variables; empty counts as unset):\n${lines.join("\n")}\n`;
+}
+
+/**
+ * The MESHROOT_* variables of `env` that meshroot does not read (typos such as MESHROOT_DATADIR),
+ * each as a warning naming the setting it most likely meant, when one is close.
+ */
+export function unknownSettings(env: NodeJS.ProcessEnv = process.env): string[] {
+  const known = [...Object.keys(envSchema.shape), ...CLIENT_SETTINGS];
+  return Object.keys(env)
+    .filter((name) => name.startsWith("MESHROOT_") && !known.includes(name))
+    .sort()
+    .map((name) => {
+      const guess = closest(name, known);
+      return `${name} is not a meshroot setting and is ignored${guess ? ` (did you mean ${guess}?)` : ""}; see meshroot serve --help`;
+    });
+}
+
+/** The known name nearest to `name` (underscores ignored), if it is a likely typo of it. */
+function closest(name: string, known: string[]): string | undefined {
+  const bare = (s: string) => s.slice("MESHROOT_".length).replaceAll("_", "");
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = Math.min(editDistance(bare(name), bare(candidate)), editDistance(name, candidate));
+    if (!best || distance < best.distance) best = { name: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(bare(best.name).length / 4)) ? best.name : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** MESHROOT_TRUST_PROXY as fastify's trustProxy: a boolean, a hop count, or addresses/CIDRs. */

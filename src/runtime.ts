@@ -1,7 +1,8 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { systemContext } from "./core/audit.js";
 import { createCore, type Core } from "./core/core.js";
@@ -21,6 +22,8 @@ import { sqliteStore } from "./store/sqlite/sqlite-store.js";
 export const DB_FILE = "meshroot.db";
 export const DEV_MASTER_KEY_FILE = "master.key";
 export const ADMIN_TOKEN_FILE = "admin.token";
+/** Held by the one `meshroot serve` of a data directory: its pid on the first line. */
+export const LOCK_FILE = "serve.lock";
 const KEY_CHECK = "master_key_check";
 const KEY_CHECK_PLAINTEXT = "meshroot master key check v1";
 
@@ -191,4 +194,83 @@ export function writeAdminTokenFile(config: Readonly<Config>, secret: string): s
   writeFileSync(path, `${secret}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
   return path;
+}
+
+/**
+ * Takes the data directory's serve lock: `<data>/serve.lock`, created exclusively, holding this
+ * process's pid. A lock whose pid is no longer running (the server was killed) is taken over.
+ * The lock is removed when this process exits; returns a function that removes it sooner.
+ * Throws DomainError `config_invalid` naming the live process that holds it.
+ */
+export function lockDataDir(dataDir: string, notice: Notice): () => void {
+  const path = join(dataDir, LOCK_FILE);
+  const content = `${process.pid}\n${hostname()}\n${new Date().toISOString()}\n`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, content, { flag: "wx", mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 5) throw err;
+    }
+    const held = readLock(path);
+    if (held === undefined) continue; // removed meanwhile
+    // A lock still being written (no pid yet) is given a moment before it counts as stale.
+    if (held.pid === undefined && attempt < 3) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      continue;
+    }
+    // Our own pid: a container restarted with the same pid after a kill. Another host's pid
+    // cannot be checked (a pod rescheduled with the volume): its lock counts as stale.
+    const sameHost = held.host === undefined || held.host === hostname();
+    if (held.pid !== undefined && held.pid !== process.pid && sameHost && processRunning(held.pid)) {
+      throw new DomainError(
+        "config_invalid",
+        `data directory ${dataDir} is in use by another meshroot serve (pid ${held.pid}${held.host ? ` on ${held.host}` : ""}, lock ${path}): stop it first, or set MESHROOT_DATA_DIR to another directory`,
+      );
+    }
+    // Remove only the stale lock read above, not one another starter has just taken over.
+    if (readLock(path)?.text === held.text) {
+      try {
+        unlinkSync(path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+      notice("info", `took over the stale lock ${path} of pid ${held.pid ?? "unknown"}${sameHost ? ", which is no longer running" : ` on ${held.host}`}`);
+    }
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    process.removeListener("exit", release);
+    try {
+      if (readFileSync(path, "utf8") === content) unlinkSync(path);
+    } catch {
+      /* already gone */
+    }
+  };
+  process.on("exit", release);
+  return release;
+}
+
+function readLock(path: string): { text: string; pid: number | undefined; host: string | undefined } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const [pid, host] = text.split("\n");
+  return { text, pid: /^\d+$/.test(pid ?? "") ? Number(pid) : undefined, host: host || undefined };
+}
+
+function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

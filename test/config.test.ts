@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../src/config.js";
+import { ConfigError, parseConfig, serverSettings, settingsHelp, unknownSettings } from "../src/config.js";
 
 const problems = (env: Record<string, string>) => {
   try {
@@ -83,5 +83,33 @@ describe("proxy and metrics configuration", () => {
     expect(parseConfig({}).metricsTokenRequired).toBe(false);
     expect(parseConfig({ MESHROOT_METRICS_TOKEN_REQUIRED: "true" }).metricsTokenRequired).toBe(true);
     expect(problems({ MESHROOT_METRICS_TOKEN_REQUIRED: "maybe" })[0]).toMatch(/^MESHROOT_METRICS_TOKEN_REQUIRED:/);
+  });
+});
+
+describe("settings help and unknown variables", () => {
+  it("lists every setting the schema reads, each with a description and its default", () => {
+    const settings = serverSettings();
+    expect(settings.map((s) => s.name)).toContain("MESHROOT_DATA_DIR");
+    for (const s of settings) expect(s.description, s.name).not.toBe("");
+    expect(settings.find((s) => s.name === "MESHROOT_PORT")?.defaultValue).toBe("8080");
+    expect(settings.find((s) => s.name === "MESHROOT_TLS_CERT_FILE")?.defaultValue).toBeUndefined();
+    // Every setting parseConfig accepts is listed: an unlisted one would be refused as unknown here.
+    const help = settingsHelp();
+    for (const s of settings) expect(help).toMatch(new RegExp(`^  ${s.name} +\\S`, "m"));
+  });
+
+  it("names unknown MESHROOT_* variables and the setting a typo probably meant", () => {
+    expect(unknownSettings({ MESHROOT_DATADIR: "/x", HOME: "/root" })).toEqual([
+      "MESHROOT_DATADIR is not a meshroot setting and is ignored (did you mean MESHROOT_DATA_DIR?); see meshroot serve --help",
+    ]);
+    expect(unknownSettings({ MESHROOT_LOGLEVEL: "debug" })[0]).toMatch(/did you mean MESHROOT_LOG_LEVEL\?/);
+    expect(unknownSettings({ MESHROOT_PROT: "8080" })[0]).toMatch(/did you mean MESHROOT_PORT\?/);
+    expect(unknownSettings({ MESHROOT_MASTERKEY_FILE: "/k" })[0]).toMatch(/did you mean MESHROOT_MASTER_KEY_FILE\?/);
+    expect(unknownSettings({ MESHROOT_SOMETHING_ELSE_ENTIRELY: "1" })[0]).not.toMatch(/did you mean/);
+  });
+
+  it("knows the server's settings and the CLI client's", () => {
+    const env = Object.fromEntries(serverSettings().map((s) => [s.name, "x"]));
+    expect(unknownSettings({ ...env, MESHROOT_URL: "u", MESHROOT_TOKEN: "t", MESHROOT_TOKEN_FILE: "f", MESHROOT_CA_FILE: "c" })).toEqual([]);
   });
 });

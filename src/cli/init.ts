@@ -1,27 +1,45 @@
-import { parseConfig } from "../config.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseConfig, unknownSettings } from "../config.js";
 import { DomainError } from "../errors.js";
-import { bootstrapAdminToken, openRuntime } from "../runtime.js";
+import { ADMIN_TOKEN_FILE, bootstrapAdminToken, DB_FILE, openRuntime } from "../runtime.js";
 import { stderrNotice } from "./notice.js";
 
 /**
  * `meshroot init`: for production installs. Needs an explicit master key, creates and migrates
- * the database, and prints the bootstrap admin token on stdout, once.
+ * the database, and creates the bootstrap admin token: printed on stdout once, or taken from
+ * MESHROOT_ADMIN_TOKEN (then nothing is printed). Throws DomainError `config_invalid` when the
+ * data directory already has tokens.
  */
 export async function initCommand(): Promise<void> {
   const config = parseConfig();
+  for (const warning of unknownSettings()) stderrNotice("info", `warning: ${warning}`);
   if (!config.masterKey && !config.masterKeyFile) {
     throw new DomainError("config_invalid", "init needs an explicit master key: set MESHROOT_MASTER_KEY_FILE (or MESHROOT_MASTER_KEY)");
   }
+  const dbPath = join(config.dataDir, DB_FILE);
+  const fresh = !existsSync(dbPath);
   // Every file init creates (database, -wal, -shm) is owner-only.
   process.umask(0o077);
   const runtime = await openRuntime(config, stderrNotice);
   try {
     const secret = await bootstrapAdminToken(runtime, config);
     if (secret === undefined) {
-      throw new DomainError("config_invalid", `${config.dataDir} is already initialised; its admin token was shown when it was created`);
+      const tokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);
+      throw new DomainError(
+        "config_invalid",
+        `${config.dataDir} is already initialised (its database has API tokens); nothing was created. ` +
+          `Its bootstrap admin token was given when it was created${existsSync(tokenFile) ? ` (development serve left it in ${tokenFile})` : ""}; ` +
+          "for another token run: meshroot token create --name <name> --role admin",
+      );
     }
-    stderrNotice("info", `initialised ${config.dataDir}; the bootstrap admin token follows on stdout and is not shown again`);
-    if (!config.adminToken) process.stdout.write(`${secret}\n`);
+    const created = fresh ? `created ${dbPath}` : `bootstrapped the existing database ${dbPath}`;
+    if (config.adminToken) {
+      stderrNotice("info", `initialised ${config.dataDir}: ${created}; the bootstrap admin token is the value of MESHROOT_ADMIN_TOKEN (nothing is printed)`);
+    } else {
+      stderrNotice("info", `initialised ${config.dataDir}: ${created}; the bootstrap admin token follows on stdout and is not shown again`);
+      process.stdout.write(`${secret}\n`);
+    }
   } finally {
     runtime.close();
   }

@@ -11,7 +11,7 @@ import { initCommand } from "./init.js";
 import { DEFAULT_NAMESPACE } from "../istio/cacerts.js";
 import { observeCommand } from "./observe.js";
 import { rotateCommand } from "./rotate.js";
-import { serveCommand } from "./serve.js";
+import { serveCommand, serveHelp } from "./serve.js";
 import { tokenCreateCommand } from "./token.js";
 
 const program = new Command()
@@ -25,7 +25,8 @@ program.commandsGroup("Commands that open the database directly (run where the d
 
 program
   .command("serve")
-  .description("serve the REST API (initialises the data directory on first start)")
+  .description("serve the REST API (development: initialises the data directory on first start; production: run init first)")
+  .addHelpText("after", serveHelp)
   .action(() => serveCommand());
 
 program

@@ -1,15 +1,37 @@
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildApp, LOG_REDACT } from "../http/app.js";
-import { parseConfig, type Config } from "../config.js";
-import { ADMIN_TOKEN_FILE, bootstrapAdminToken, openRuntime, writeAdminTokenFile } from "../runtime.js";
+import { CLIENT_SETTINGS, parseConfig, settingsHelp, unknownSettings, type Config } from "../config.js";
+import { DomainError } from "../errors.js";
+import { ADMIN_TOKEN_FILE, bootstrapAdminToken, DB_FILE, lockDataDir, openRuntime, writeAdminTokenFile } from "../runtime.js";
 import { startBackgroundJobs } from "./background.js";
 import { stderrNotice } from "./notice.js";
 
-/** `meshroot serve`: open the data directory, bootstrap, listen, and drain on SIGTERM/SIGINT. */
+/** What `serve --help` adds after the options: every server setting, from the config schema. */
+export const serveHelp = (): string =>
+  `${settingsHelp()}\nA MESHROOT_* variable that is none of these (nor a client-mode setting: ${CLIENT_SETTINGS.join(", ")}) is warned about at start.\n`;
+
+/**
+ * `meshroot serve`: open the data directory (development: initialise it on first start;
+ * production: only one `meshroot init` made), take its lock, bootstrap, listen, and drain on
+ * SIGTERM/SIGINT. Throws DomainError `config_invalid` for what the operator must fix.
+ */
 export async function serveCommand(): Promise<void> {
   const config = parseConfig();
+  for (const warning of unknownSettings()) stderrNotice("info", `warning: ${warning}`);
+  if (config.env === "production" && !existsSync(join(config.dataDir, DB_FILE))) {
+    throw new DomainError(
+      "config_invalid",
+      `${config.dataDir} holds no meshroot database: run meshroot init first, with the same settings (in production serve does not initialise a data directory)`,
+    );
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  lockDataDir(config.dataDir, stderrNotice);
   const runtime = await openRuntime(config, stderrNotice);
+  if (config.env === "production" && !config.adminToken && !(await runtime.core.tokens.bootstrapped())) {
+    runtime.close();
+    throw new DomainError("config_invalid", `${config.dataDir} has no API tokens: run meshroot init to create the bootstrap admin token (in production serve writes no token file)`);
+  }
   const secret = await bootstrapAdminToken(runtime, config);
   if (secret !== undefined) {
     if (config.adminToken) {
@@ -32,6 +54,15 @@ export async function serveCommand(): Promise<void> {
     metricsTokenRequired: config.metricsTokenRequired,
   });
 
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    runtime.close();
+    throw listenError(err, config);
+  }
+
   const stopJobs = startBackgroundJobs(runtime.core, app.log, config.rotationSchedule);
   let closing = false;
   const shutdown = (signal: string) => {
@@ -53,9 +84,24 @@ export async function serveCommand(): Promise<void> {
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
 
-  const address = await app.listen({ host: config.host, port: config.port });
   const tokenHint = secret === undefined ? "" : config.adminToken ? " (admin token: MESHROOT_ADMIN_TOKEN)" : ` (admin token: ${join(config.dataDir, ADMIN_TOKEN_FILE)})`;
   stderrNotice("info", `listening on ${address} with data in ${config.dataDir}${tokenHint}; API docs at ${address}/docs`);
+}
+
+/** A listen failure the operator can act on, as one line; anything else unchanged. */
+function listenError(err: unknown, config: Readonly<Config>): unknown {
+  const where = `port ${config.port} on ${config.host}`;
+  switch ((err as NodeJS.ErrnoException).code) {
+    case "EADDRINUSE":
+      return new DomainError("config_invalid", `${where} is in use (another meshroot serve, or another program): stop it, or set MESHROOT_PORT to a free port`);
+    case "EACCES":
+      return new DomainError("config_invalid", `${where} needs privileges this user lacks: set MESHROOT_PORT to 1024 or above`);
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+      return new DomainError("config_invalid", `cannot listen on ${config.host}: it is not an address of this machine (MESHROOT_HOST)`);
+    default:
+      return err;
+  }
 }
 
 /**
