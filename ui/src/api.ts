@@ -63,10 +63,11 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-/** Every item of a paged collection, following nextCursor with the largest page the API allows. */
-export async function getAll<T>(path: string, limit = 500): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | null = null;
+/** Every item of a paged collection, following nextCursor with the largest page the API allows; `first` is its first page when already fetched. */
+export async function getAll<T>(path: string, limit = 500, first?: Page<T>): Promise<T[]> {
+  const items: T[] = first ? [...first.items] : [];
+  let cursor: string | null = first ? first.nextCursor : null;
+  if (first && !cursor) return items;
   do {
     const sep = path.includes("?") ? "&" : "?";
     const url: string = `${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
@@ -78,3 +79,15 @@ export async function getAll<T>(path: string, limit = 500): Promise<T[]> {
 }
 
 export const enc = encodeURIComponent;
+
+/** The fleet's first page, fetched by the sign-in check and handed to the overview (once) to save a round trip. */
+let firstFleetPage: Page<unknown> | undefined;
+export const FLEET_PAGE = "/v1/fleet?limit=500";
+export function keepFirstFleetPage(page: Page<unknown>): void {
+  firstFleetPage = page;
+}
+export function takeFirstFleetPage<T>(): Page<T> | undefined {
+  const page = firstFleetPage as Page<T> | undefined;
+  firstFleetPage = undefined;
+  return page;
+}

@@ -10,6 +10,7 @@ export interface TrustReason {
   missing?: string[];
   unexpected?: string[];
   issuers?: { serial: string; kind: "root" | "intermediate"; cluster?: string }[];
+  issuerCount?: number;
   observed?: string;
   expected?: string | null;
   issuer?: string;

@@ -11,16 +11,14 @@ const STATUS_MARK: Record<ClusterStatus, string> = { active: "●", due: "↻", 
 export function TrustBadge({ state }: { state: TrustState }) {
   return (
     <span class={`badge trust-${state}`} data-trust={state}>
-      <span aria-hidden="true">{TRUST_MARK[state]}</span> {state}
+      {`${TRUST_MARK[state]} ${state}`}
     </span>
   );
 }
 
 export function StatusBadge({ status }: { status: ClusterStatus }) {
   return (
-    <span class={`badge status-${status}`}>
-      <span aria-hidden="true">{STATUS_MARK[status]}</span> {status}
-    </span>
+    <span class={`badge status-${status}`}>{`${STATUS_MARK[status]} ${status}`}</span>
   );
 }
 
@@ -44,8 +42,20 @@ export function ErrorBox({ error, what }: { error: unknown; what?: string }) {
   );
 }
 
-export function ReasonList({ reasons }: { reasons: TrustReason[] }) {
+/** The reasons of a trust state; `compact` (the overview's 500 rows) leaves out the fingerprints and serials. */
+export function ReasonList({ reasons, compact = false }: { reasons: TrustReason[]; compact?: boolean }) {
   if (reasons.length === 0) return <span class="muted">no reasons</span>;
+  if (compact) {
+    return (
+      <ul class="reasons">
+        {reasons.map((r, i) => (
+          <li key={i} data-reason={r.code}>
+            <code>{r.code}</code> {r.detail}
+          </li>
+        ))}
+      </ul>
+    );
+  }
   return (
     <ul class="reasons">
       {reasons.map((r, i) => (
@@ -55,7 +65,8 @@ export function ReasonList({ reasons }: { reasons: TrustReason[] }) {
           {r.unexpected?.length ? <div class="sub">unexpected roots: {r.unexpected.map((f) => <code key={f} title={f}>{f.slice(0, 16)}…</code>)}</div> : null}
           {r.issuers?.length ? (
             <div class="sub">
-              CRL issuers missing: {r.issuers.map((s) => <code key={s.serial}>{s.kind} {s.cluster ? `${s.cluster} ` : ""}{s.serial.slice(0, 16)}</code>)}
+              CRL issuers missing{r.issuerCount && r.issuerCount > r.issuers.length ? ` (${r.issuers.length} of ${r.issuerCount} shown)` : ""}:{" "}
+              {r.issuers.map((s) => <code key={s.serial}>{s.kind} {s.cluster ? `${s.cluster} ` : ""}{s.serial.slice(0, 16)}</code>)}
             </div>
           ) : null}
         </li>

@@ -1,12 +1,12 @@
 import { useMemo, useState } from "preact/hooks";
-import { enc, getAll } from "../api.js";
+import { enc, getAll, takeFirstFleetPage } from "../api.js";
 import { ErrorBox, Loading, ReasonList, StatusBadge, TrustBadge, useLoad, When } from "../components/common.js";
 import { duration, relative, TRUST_ORDER, worstFirst } from "../format.js";
 import type { FleetEntry, TrustState } from "../types.js";
 
 /** Every cluster of every trust domain, worst first, with counts, filters and a search. */
 export function Overview({ now }: { now: number }) {
-  const fleet = useLoad(() => getAll<FleetEntry>("/v1/fleet"), []);
+  const fleet = useLoad(() => getAll<FleetEntry>("/v1/fleet", 500, takeFirstFleetPage<FleetEntry>()), []);
   const [td, setTd] = useState("");
   const [state, setState] = useState<TrustState | "">("");
   const [query, setQuery] = useState("");
@@ -128,7 +128,7 @@ function FleetRow({ e, now }: { e: FleetEntry; now: number }) {
       </td>
       <td class="trust">
         <TrustBadge state={e.trust.state} />
-        {e.trust.state !== "converged" ? <ReasonList reasons={e.trust.reasons} /> : null}
+        {e.trust.state !== "converged" ? <ReasonList reasons={e.trust.reasons} compact /> : null}
       </td>
       <td>
         <When iso={e.lastObservedAt} text={e.observationAgeSeconds === null ? "never" : `${duration(e.observationAgeSeconds * 1000)} ago`} />
