@@ -148,8 +148,18 @@ export function readSetting(file: string, setting: string): string {
 /** A request body: a JSON value (serialised) or text sent exactly as given, as application/json. */
 export type Body = { json: unknown } | { raw: string };
 
+/** An answer as received: status, headers (lower-case names) and body text. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  type: string;
+  text: string;
+}
+
 export interface Client {
   readonly config: ClientConfig;
+  /** The answer with its status and headers (for a manifest's text, or a header such as idempotent-replayed); throws like get. */
+  request(method: string, path: string, body?: Body, headers?: Record<string, string>): Promise<RawAnswer>;
   get<T = unknown>(path: string): Promise<T>;
   post<T = unknown>(path: string, body?: Body, headers?: Record<string, string>): Promise<T>;
   put<T = unknown>(path: string, body?: Body, headers?: Record<string, string>): Promise<T>;
@@ -165,6 +175,7 @@ export function createClient(config: ClientConfig): Client {
   const call = <T>(method: string, path: string, body?: Body, headers?: Record<string, string>) => send<T>(config, method, path, body, headers);
   return {
     config,
+    request: (method, path, body, headers) => exchange(config, method, path, body, headers),
     get: (path) => call("GET", path),
     post: (path, body, headers) => call("POST", path, body, headers),
     put: (path, body, headers) => call("PUT", path, body, headers),
@@ -178,6 +189,12 @@ export function clientFromOptions(opts: ClientOptions, env: NodeJS.ProcessEnv = 
 }
 
 async function send<T>(config: ClientConfig, method: string, path: string, body?: Body, extra: Record<string, string> = {}): Promise<T> {
+  const res = await exchange(config, method, path, body, extra);
+  if (res.status === 204) return undefined as T;
+  return (/json/i.test(res.type) ? (parseJson(res.text) ?? res.text) : res.text) as T;
+}
+
+async function exchange(config: ClientConfig, method: string, path: string, body?: Body, extra: Record<string, string> = {}): Promise<RawAnswer> {
   const target = new URL(path.replace(/^\/+/, ""), config.url);
   const payload = body === undefined ? undefined : "raw" in body ? body.raw : JSON.stringify(body.json);
   const headers: Record<string, string> = {
@@ -187,22 +204,21 @@ async function send<T>(config: ClientConfig, method: string, path: string, body?
     ...(payload !== undefined ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}),
     ...extra,
   };
-  const res = await new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
+  const res = await new Promise<RawAnswer>((resolve, reject) => {
     const options = { method, headers, timeout: config.timeoutMs, ...(config.ca ? { ca: config.ca } : {}) };
     const req = (target.protocol === "https:" ? httpsRequest : httpRequest)(target, options, (response: IncomingMessage) => {
       const chunks: Buffer[] = [];
       response.on("data", (c: Buffer) => chunks.push(c));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, type: String(response.headers["content-type"] ?? ""), text: Buffer.concat(chunks).toString("utf8") }));
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, type: String(response.headers["content-type"] ?? ""), text: Buffer.concat(chunks).toString("utf8") }),
+      );
       response.on("error", (err) => reject(unreachable(config, err)));
     });
     req.on("timeout", () => req.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })));
     req.on("error", (err) => reject(unreachable(config, err)));
     req.end(payload);
   });
-  if (res.status >= 200 && res.status < 300) {
-    if (res.status === 204) return undefined as T;
-    return (/json/i.test(res.type) ? (parseJson(res.text) ?? res.text) : res.text) as T;
-  }
+  if (res.status >= 200 && res.status < 300) return res;
   // An error answer is printed: make sure it cannot carry the token back to the terminal.
   const text = redact(res.text, config.token);
   throw apiError(config, res.status, /json/i.test(res.type) ? parseJson(text) : undefined, text);
