@@ -62,6 +62,8 @@ describe("meshroot observe (client mode, against a real server)", () => {
     const server = help.indexOf("Commands that talk to a running server");
     expect(database).toBeGreaterThan(-1);
     expect(server).toBeGreaterThan(database);
+    // serve, init and backup only open the database; token, rotate and audit run in either mode
+    // (their own group, between the two: test/e2e/cli-client.test.ts).
     for (const cmd of ["serve", "init", "token", "rotate", "audit", "backup"]) {
       const at = help.search(new RegExp(`^  ${cmd}\\b`, "m"));
       expect(at, cmd).toBeGreaterThan(database);
