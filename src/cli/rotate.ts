@@ -5,7 +5,7 @@ import type { CaCrlBundle } from "../core/revocation.js";
 import { renderCacertsSecret } from "../istio/cacerts.js";
 import { parseConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
-import { ApiError, clientFromOptions, type Client, type CliError } from "./client.js";
+import { CliError, clientFromOptions, type Client } from "./client.js";
 import { modeOf, type DualModeOptions } from "./mode.js";
 import { stderrNotice } from "./notice.js";
 import { query } from "./output.js";
@@ -77,9 +77,10 @@ async function rotateThroughServer(opts: RotateOptions, client: Client): Promise
         if (typeof missing === "string" && missing) warnMissing(cluster, missing.split(","));
         writeFileSync(join(opts.out, `${cluster}.yaml`), res.text, { mode: 0o600 });
       } catch (err) {
-        // The rotation happened; only its Secret is missing. Say so and carry on with the others.
-        if (!(err instanceof ApiError)) throw err;
-        stderrNotice("warn", `${cluster} was rotated but its Secret could not be fetched: ${(err as CliError).message}; fetch it with meshroot cacerts ${cluster}`);
+        // The rotation happened; only its Secret is missing. Say so, carry on with the others, and
+        // still print the report (exit 1): it is the record of what was rotated.
+        if (!(err instanceof CliError)) throw err;
+        stderrNotice("warn", `${cluster} was rotated but its Secret could not be fetched: ${err.message}; fetch it with meshroot cacerts ${cluster}`);
         unwritten.push(cluster);
       }
     }
