@@ -42,6 +42,9 @@ export function ErrorBox({ error, what }: { error: unknown; what?: string }) {
   );
 }
 
+const DETAIL_MAX = 140;
+const ISSUERS_SHOWN = 8;
+
 /** The reasons of a trust state; `compact` (the overview's 500 rows) leaves out the fingerprints and serials. */
 export function ReasonList({ reasons, compact = false }: { reasons: TrustReason[]; compact?: boolean }) {
   if (reasons.length === 0) return <span class="muted">no reasons</span>;
@@ -49,8 +52,8 @@ export function ReasonList({ reasons, compact = false }: { reasons: TrustReason[
     return (
       <ul class="reasons">
         {reasons.map((r, i) => (
-          <li key={i} data-reason={r.code}>
-            <code>{r.code}</code> {r.detail}
+          <li key={i} data-reason={r.code} title={r.detail.length > DETAIL_MAX ? r.detail : undefined}>
+            <code>{r.code}</code> {r.detail.length > DETAIL_MAX ? `${r.detail.slice(0, DETAIL_MAX)}…` : r.detail}
           </li>
         ))}
       </ul>
@@ -65,8 +68,14 @@ export function ReasonList({ reasons, compact = false }: { reasons: TrustReason[
           {r.unexpected?.length ? <div class="sub">unexpected roots: {r.unexpected.map((f) => <code key={f} title={f}>{f.slice(0, 16)}…</code>)}</div> : null}
           {r.issuers?.length ? (
             <div class="sub">
-              CRL issuers missing{r.issuerCount && r.issuerCount > r.issuers.length ? ` (${r.issuers.length} of ${r.issuerCount} shown)` : ""}:{" "}
-              {r.issuers.map((s) => <code key={s.serial}>{s.kind} {s.cluster ? `${s.cluster} ` : ""}{s.serial.slice(0, 16)}</code>)}
+              CRL issuers missing{r.issuerCount && r.issuerCount > r.issuers.length ? ` (${r.issuers.length} of ${r.issuerCount} listed)` : ""}:{" "}
+              {r.issuers.slice(0, ISSUERS_SHOWN).map(issuerCode)}
+              {r.issuers.length > ISSUERS_SHOWN ? (
+                <details>
+                  <summary>{r.issuers.length - ISSUERS_SHOWN} more</summary>
+                  {r.issuers.slice(ISSUERS_SHOWN).map(issuerCode)}
+                </details>
+              ) : null}
             </div>
           ) : null}
         </li>
@@ -74,6 +83,13 @@ export function ReasonList({ reasons, compact = false }: { reasons: TrustReason[
     </ul>
   );
 }
+
+const issuerCode = (s: { serial: string; kind: string; cluster?: string }) => (
+  <code key={s.serial} class="nowrap" title={s.serial}>
+    {s.kind} {s.cluster ? `${s.cluster} ` : ""}
+    {s.serial.slice(0, 12)}
+  </code>
+);
 
 export function Section({ title, children, id }: { title: string; children: ComponentChildren; id?: string }) {
   return (

@@ -27,7 +27,9 @@ export interface Mark {
 
 const LABEL_W = 190;
 const CHART_W = 760;
-const ROW_H = 24;
+const ROW_H = 30;
+/** Consecutive generations overlap (the next is issued at rotate-after): they alternate between two lanes. */
+const LANE_H = 11;
 const AXIS_H = 26;
 const MARKS_H = 16;
 
@@ -106,13 +108,14 @@ export function Timeline({ rows, marks, now, caption }: { rows: Row[]; marks: Ma
               <rect x="0" y={y} width={LABEL_W + CHART_W} height={ROW_H} class={i % 2 ? "stripe odd" : "stripe"} />
               {r.href ? (
                 <a href={r.href}>
-                  <text x="6" y={y + 16} class="row-label">{r.label}</text>
+                  <text x="6" y={y + 19} class="row-label">{r.label}</text>
                 </a>
               ) : (
-                <text x="6" y={y + 16} class="row-label">{r.label}</text>
+                <text x="6" y={y + 19} class="row-label">{r.label}</text>
               )}
-              {r.windows.map((w) => {
+              {r.windows.map((w, n) => {
                 const x0 = x(w.from);
+                const top = y + 3 + (r.windows.length > 1 ? (n % 2) * (LANE_H + 2) : 6);
                 const width = Math.max(2, x(w.to) - x0);
                 const fill = w.status === "active" ? undefined : `url(#${id}-${w.status})`;
                 const title = `${r.label} ${w.label} (${w.status}): ${day(new Date(w.from).toISOString())} → ${day(new Date(w.to).toISOString())}` +
@@ -120,10 +123,10 @@ export function Timeline({ rows, marks, now, caption }: { rows: Row[]; marks: Ma
                 return (
                   <g key={w.label} class={`window ${w.status}`}>
                     <title>{title}</title>
-                    <rect x={x0} y={y + 4} width={width} height={ROW_H - 8} rx="2" fill={fill} class={`bar ${w.status}`} />
-                    {width > 34 ? <text x={x0 + 4} y={y + 16} class={`bar-label ${w.status}`}>{w.label}</text> : null}
+                    <rect x={x0} y={top} width={width} height={LANE_H} rx="2" fill={fill} class={`bar ${w.status}`} />
+                    {width > 34 ? <text x={x0 + 4} y={top + 9} class={`bar-label ${w.status}`}>{w.label}</text> : null}
                     {w.rotateAfter && w.rotateAfter > lo && w.rotateAfter < hi ? (
-                      <path d={`M${x(w.rotateAfter)} ${y + 2}l-4 -2h8z M${x(w.rotateAfter)} ${y + 2}v${ROW_H - 4}`} class="rotate-mark" />
+                      <path d={`M${x(w.rotateAfter)} ${top}l-4 -3h8z M${x(w.rotateAfter)} ${top}v${LANE_H}`} class="rotate-mark" />
                     ) : null}
                   </g>
                 );

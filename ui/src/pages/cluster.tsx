@@ -66,6 +66,9 @@ export function ClusterPage({ name, now }: { name: string; now: number }) {
   );
 }
 
+/** Up to this many needed CRL issuers are listed one by one. */
+const ISSUERS_LISTED = 30;
+
 function Mark({ ok, text }: { ok: boolean; text?: string }) {
   return <span class={ok ? "ok" : "bad"}>{ok ? "✓ " : "✕ "}{text ?? (ok ? "matches" : "differs")}</span>;
 }
@@ -76,6 +79,7 @@ function Diff({ view, now }: { view: ObservationView; now: number }) {
   const loaded = new Set(observed.roots.map((r) => r.fingerprintSha256));
   const wanted = new Set(desired.roots.map((r) => r.fingerprintSha256));
   const missingIssuers = new Set(view.trust.reasons.flatMap((r) => (r.code === "crl_missing_issuer" ? (r.issuers ?? []).map((i) => i.serial) : [])));
+  const missingCount = view.trust.reasons.reduce((n, r) => n + (r.code === "crl_missing_issuer" ? (r.issuerCount ?? r.issuers?.length ?? 0) : 0), 0);
   const signingOk = !!observed.caCert && observed.caCert.fingerprintSha256 === desired.activeIntermediate?.fingerprintSha256;
   return (
     <>
@@ -150,15 +154,27 @@ function Diff({ view, now }: { view: ObservationView; now: number }) {
       </table>
       <h3>CRLs (ca-crl.pem)</h3>
       <p>
-        Issuers the fleet needs:{" "}
-        {desired.crlIssuers.length === 0
-          ? "none"
-          : desired.crlIssuers.map((i) => (
-              <span key={i.serial} class="issuer">
-                <code>{i.kind} {i.cluster ?? ""} {i.serial.slice(0, 12)}</code> {missingIssuers.has(i.serial) ? <Mark ok={false} text="missing" /> : observed.crls ? <Mark ok text="loaded" /> : null}{" "}
-              </span>
-            ))}
+        The fleet needs a CRL from {desired.crlIssuers.length} issuers (every trusted root and every live intermediate of the trust domain):{" "}
+        {observed.crls === null ? (
+          "not reported"
+        ) : missingCount === 0 ? (
+          <Mark ok text="all loaded" />
+        ) : (
+          <Mark ok={false} text={`${missingCount} missing (see the reasons above)`} />
+        )}
       </p>
+      {desired.crlIssuers.length <= ISSUERS_LISTED ? (
+        <p>
+          {desired.crlIssuers.map((i) => (
+            <span key={i.serial} class="issuer">
+              <code title={i.serial}>
+                {i.kind} {i.cluster ?? ""} {i.serial.slice(0, 12)}
+              </code>{" "}
+              {missingIssuers.has(i.serial) ? <Mark ok={false} text="missing" /> : observed.crls ? <Mark ok text="loaded" /> : null}{" "}
+            </span>
+          ))}
+        </p>
+      ) : null}
       {observed.crls === null ? (
         <p class="note">The cluster reported no ca-crl.pem.</p>
       ) : (
