@@ -45,7 +45,12 @@ export type ErrorCode =
   | "issuance_rate_limited"
   | "secret_too_large"
   | "intermediate_revoked"
-  | "private_key_in_body";
+  | "private_key_in_body"
+  | "root_rotation_in_progress"
+  | "root_rotation_not_found"
+  | "root_rotation_conflict"
+  | "root_rotation_step"
+  | "gate_not_met";
 
 export interface FieldError {
   path: string;

@@ -1,6 +1,6 @@
 import type { ClusterRecord, IntermediateRecord } from "./ports.js";
 
-export type IntermediateState = "active" | "superseded" | "revoked" | "expired";
+export type IntermediateState = "prepared" | "active" | "superseded" | "revoked" | "expired";
 export type ClusterState = "pending" | "active" | "due" | "expired" | "revoked" | "decommissioned";
 
 /** An intermediate's status as seen at `now`: a stored active or superseded one past not_after is expired. */

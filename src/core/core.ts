@@ -7,6 +7,7 @@ import { issuanceService } from "./issuance.js";
 import { issuerCache } from "./issuers.js";
 import { nullObserver, type KeyVault, type Observer, type RootKeys, type Store } from "./ports.js";
 import { revocationService } from "./revocation.js";
+import { rootRotationService } from "./root-rotation.js";
 import { rotationService } from "./rotation.js";
 import { tokenService } from "./tokens.js";
 import { trustDomainService } from "./trust-domains.js";
@@ -43,6 +44,7 @@ export function createCore(input: CoreDeps) {
     issuance,
     revocation: revocationService({ ...deps, issuers }),
     rotation: rotationService({ ...deps, issuance }),
+    rootRotation: rootRotationService({ ...deps, issuance }),
     tokens: tokenService(deps),
     audit: auditService(deps),
     inventory: inventoryService(deps),

@@ -8,14 +8,14 @@ import { requireCluster } from "./clusters.js";
 import type { LabelSelector } from "./label-selector.js";
 import { parseObservation } from "./observation-input.js";
 import { observedFacts, sha256Hex } from "./observed-facts.js";
-import type { ClusterRecord, IntermediateRecord, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, Store } from "./ports.js";
+import type { ClusterRecord, IntermediateRecord, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, RootRotationRecord, Store } from "./ports.js";
 import { DEFAULT_OBSERVATION_MAX_AGE_MS, deriveTrustState, desiredBundle, type DesiredBundle, type NeededIssuer, type TrustState, type TrustVerdict } from "./trust-state.js";
-import { trustBundle } from "./trust-domains.js";
+import { bundlePem, bundleRoots, crlRootSerials, includesPrepared, isSwitched } from "./root-rotation-plan.js";
 
 type Deps = {
   store: Pick<
     Store,
-    "getCluster" | "listClusters" | "listRoots" | "listLiveIntermediates" | "insertObservation" | "latestObservation" | "latestObservationSummaries" | "activeAndLatestIntermediates"
+    "getCluster" | "listClusters" | "listRoots" | "latestRootRotation" | "listLiveIntermediates" | "insertObservation" | "latestObservation" | "latestObservationSummaries" | "activeAndLatestIntermediates"
   >;
   clock: Clock;
   /** Older observations make a cluster stale (default 24 h). */
@@ -47,8 +47,9 @@ export interface FleetFilter {
 }
 
 interface Desired {
-  roots: RootRecord[];
-  bundle: DesiredBundle;
+  rotation: RootRotationRecord | undefined;
+  /** root-cert.pem for a cluster that does or does not sign under a root rotation's new root. */
+  bundleFor(switched: boolean): { roots: RootRecord[]; bundle: DesiredBundle };
   needed: NeededIssuer[];
 }
 
@@ -70,12 +71,25 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
 
   /** What every cluster of a trust domain should load: the bundle and the CRL issuers (ca-crl.pem). */
   async function desired(trustDomain: string, now: Date): Promise<Desired> {
-    const roots = (await store.listRoots(trustDomain)).filter((r) => r.status !== "retired").sort((a, b) => a.generation - b.generation);
-    const needed: NeededIssuer[] = roots.map((r) => ({ serial: r.serial, kind: "root", keyId: r.keyId }));
+    const [roots, rotation] = await Promise.all([store.listRoots(trustDomain), store.latestRootRotation(trustDomain)]);
+    // The same issuers as ca-crl.pem (revocation.ts caCrlBundle): a root rotation's phase decides.
+    const crlRoots = crlRootSerials(roots, rotation);
+    const prepared = includesPrepared(rotation);
+    const needed: NeededIssuer[] = roots.filter((r) => crlRoots.has(r.serial)).map((r) => ({ serial: r.serial, kind: "root", keyId: r.keyId }));
     for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
+      if (!crlRoots.has(rec.rootSerial) || (rec.status === "prepared" && !prepared)) continue;
       needed.push({ serial: rec.serial, kind: "intermediate", keyId: keyIdOf(rec), cluster: rec.cluster });
     }
-    return { roots, bundle: desiredBundle(trustBundle(roots).join("")), needed };
+    const variants = new Map<boolean, { roots: RootRecord[]; bundle: DesiredBundle }>();
+    const bundleFor = (switched: boolean) => {
+      let v = variants.get(switched);
+      if (!v) {
+        const inBundle = bundleRoots(roots, rotation, switched);
+        variants.set(switched, (v = { roots: inBundle, bundle: desiredBundle(bundlePem(inBundle)) }));
+      }
+      return v;
+    };
+    return { rotation, bundleFor, needed };
   }
 
   /** Observations stored before facts were kept are parsed on read. */
@@ -95,7 +109,8 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
       const { active, latest } = intermediates.get(cluster.name) ?? { active: undefined, latest: undefined };
       const observation = await withFacts(cluster.name, observations.get(cluster.name));
       const d = await want(cluster.trustDomain);
-      const trust = deriveTrustState({ activeFingerprint: active?.fingerprintSha256, desired: d.bundle, needed: d.needed, observation, now, maxAgeMs: observationMaxAgeMs });
+      const { bundle } = d.bundleFor(isSwitched(d.rotation, active?.rootSerial));
+      const trust = deriveTrustState({ activeFingerprint: active?.fingerprintSha256, desired: bundle, needed: d.needed, observation, now, maxAgeMs: observationMaxAgeMs });
       out.push({ cluster, status: clusterState(cluster, active, latest, now), active, trust, observation });
     }
     return out;
@@ -104,7 +119,7 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
   async function detail(cluster: ClusterRecord, now: Date): Promise<FleetDetail> {
     const d = await desired(cluster.trustDomain, now);
     const [e] = await entries([cluster], async () => d, now);
-    return { ...e!, desired: { roots: d.roots, crlIssuers: d.needed } };
+    return { ...e!, desired: { roots: d.bundleFor(isSwitched(d.rotation, e!.active?.rootSerial)).roots, crlIssuers: d.needed } };
   }
 
   return {

@@ -12,8 +12,8 @@ import { newSerial } from "../x509/serial.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import { requireCluster } from "./clusters.js";
 import { intermediateKeyAad, type IssuerCache } from "./issuers.js";
-import type { ClusterPolicy, IntermediateRecord, KeyVault, Observer, Page, Store } from "./ports.js";
-import { trustBundle } from "./trust-domains.js";
+import type { ClusterPolicy, IntermediateRecord, KeyVault, Observer, Page, RootRecord, Store } from "./ports.js";
+import { bundleRoots, isSwitched, issuingRoot } from "./root-rotation-plan.js";
 
 /** How far notBefore is set back, for clocks that run a little behind. */
 export const BACKDATE_MS = 60_000;
@@ -45,6 +45,7 @@ type Deps = {
     | "appendAudit"
     | "listIntermediates"
     | "countIntermediatesSince"
+    | "latestRootRotation"
   >;
   vault: KeyVault;
   issuers: IssuerCache;
@@ -90,7 +91,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
 
   /** The cacerts files of an intermediate; decrypts the key only when `withKey`. */
   async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string): Promise<CacertsFiles> {
-    const roots = await store.listRoots(record.trustDomain);
+    const [roots, rotation] = await Promise.all([store.listRoots(record.trustDomain), store.latestRootRotation(record.trustDomain)]);
     const signingRoot = roots.find((r) => r.serial === record.rootSerial);
     if (!signingRoot) throw new Error(`root ${record.rootSerial} of intermediate ${record.serial} is missing`);
     if (withKey && keyPem === undefined && record.sealedKey) {
@@ -100,7 +101,8 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       intermediatePem: record.certPem,
       keyPem: withKey ? keyPem : undefined,
       signingRootPem: signingRoot.certPem,
-      bundlePems: trustBundle(roots),
+      // During a root rotation the bundle depends on the phase and on which root this one chains to.
+      bundlePems: bundleRoots(roots, rotation, isSwitched(rotation, record.rootSerial)).map((r) => r.certPem),
     });
   }
 
@@ -119,6 +121,15 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
         observer.issuance("failure");
         throw err;
       }
+    },
+
+    /**
+     * Issues a cluster's next intermediate under a root rotation's new root, `prepared`: stored
+     * beside the active one, in no Secret until the cluster switches to it. Escrowed, or from a
+     * CSR. Throws like `issue`.
+     */
+    async prepare(clusterName: string, root: RootRecord, csrPem: string | undefined, ctx: AuditContext): Promise<IntermediateRecord> {
+      return (await issue(clusterName, { csrPem }, ctx, root)).record;
     },
 
     /** Generations of a cluster, newest first (`page.after` is a generation number). */
@@ -147,7 +158,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
   };
 
   /** The issuance steps; `issue` wraps them with the outcome counter. */
-  async function issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
+  async function issue(clusterName: string, req: IssueRequest, ctx: AuditContext, preparedUnder?: RootRecord): Promise<IssueResult> {
     const cluster = await requireCluster(store, clusterName);
     if (cluster.decommissionedAt) {
       throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
@@ -156,7 +167,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
       if (earlier) return replay(earlier, req, ctx);
     }
-    await checkRate(clusterName, clock.now());
+    if (!preparedUnder) await checkRate(clusterName, clock.now());
     const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem) : undefined;
     if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
       throw new DomainError(
@@ -164,8 +175,13 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
         `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
       );
     }
-    const roots = await store.listRoots(cluster.trustDomain);
-    const rootRecord = roots.find((r) => r.status === "active");
+    const [roots, rotation, active] = await Promise.all([
+      store.listRoots(cluster.trustDomain),
+      store.latestRootRotation(cluster.trustDomain),
+      store.getActiveIntermediate(clusterName),
+    ]);
+    // During a root rotation the phase (and whether this cluster switched) says which root signs.
+    const rootRecord = preparedUnder ?? issuingRoot(roots, rotation, isSwitched(rotation, active?.rootSerial));
     if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
     const now = clock.now();
     const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
@@ -185,7 +201,11 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       signer: root.signer,
       ...(publicUrl
         ? {
-            crlUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`,
+            // The first root's CRL is the trust domain's CRL URL; a later root (rotation) has its own.
+            crlUrl:
+              rootRecord.generation === 1
+                ? `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/crl`
+                : `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/crl`,
             caIssuersUrl: `${publicUrl}/v1/trust-domains/${cluster.trustDomain}/roots/${rootRecord.serial}/certificate`,
           }
         : {}),
@@ -197,7 +217,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       trustDomain: cluster.trustDomain,
       rootSerial: rootRecord.serial,
       generation,
-      status: "active",
+      status: preparedUnder ? "prepared" : "active",
       custody: csr ? "external" : "escrowed",
       keyAlgorithm: cluster.policy.keyAlgorithm,
       certPem: toPem(der, "CERTIFICATE"),
@@ -206,7 +226,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       notBefore: dates.notBefore,
       notAfter: dates.notAfter,
       rotateAfter: dates.rotateAfter,
-      supersedes: latest?.status === "active" ? latest.serial : null,
+      supersedes: preparedUnder ? null : (active?.serial ?? null),
       supersededBy: null,
       revokedAt: null,
       revocationReason: null,
@@ -217,17 +237,18 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
     };
     const result = await store.insertIntermediate(
       record,
-      auditInput(ctx, now, record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
+      auditInput(ctx, now, preparedUnder ? "intermediate.prepare" : record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
         generation,
         custody: record.custody,
         keyAlgorithm: record.keyAlgorithm,
         notAfter: record.notAfter.toISOString(),
         supersedes: record.supersedes,
         idempotencyKey: record.idempotencyKey,
-        keyReturned: record.custody === "escrowed",
+        keyReturned: !preparedUnder && record.custody === "escrowed",
       }),
     );
     if (!result.created) return replay(result.record, req, ctx);
+    if (preparedUnder) return { record: result.record, created: true, files: {} as CacertsFiles };
     const keyPem = pkcs8 ? pkcs8Pem(pkcs8) : undefined;
     return { record: result.record, created: true, files: await filesFor(result.record, true, keyPem) };
   }

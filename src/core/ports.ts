@@ -17,8 +17,10 @@ import type { AuditCheckpoint } from "./audit-checkpoint.js";
 
 export type { Clock, Signer, StoredAuditEvent };
 
-export type RootStatus = "active" | "retiring" | "retired";
-export type IntermediateStatus = "active" | "superseded" | "revoked";
+/** prepared: a root rotation's new root, in no bundle yet; retired/revoked: an old root after its rotation. */
+export type RootStatus = "prepared" | "active" | "retiring" | "retired" | "revoked";
+/** prepared: issued under a rotation's new root, in no Secret until the cluster switches to it. */
+export type IntermediateStatus = "prepared" | "active" | "superseded" | "revoked";
 export type KeyCustody = "escrowed" | "external";
 export type Role = "admin" | "provisioner" | "auditor";
 
@@ -137,7 +139,7 @@ export interface ClusterStore {
 export interface CertificateFilter {
   cluster?: string | undefined;
   trustDomain?: string | undefined;
-  status?: "active" | "superseded" | "revoked" | "expired" | undefined;
+  status?: "prepared" | "active" | "superseded" | "revoked" | "expired" | undefined;
   expiresBefore?: Date | undefined;
   issuedAfter?: Date | undefined;
 }
@@ -153,7 +155,8 @@ export interface IntermediateStore {
     page: { limit: number; after?: { createdAt: number; serial: string } | undefined },
   ): Promise<IntermediateRecord[]>;
   /**
-   * Inserts the next generation and supersedes the active one, in one transaction. When the
+   * Inserts the next generation and, when it is active, supersedes the active one, in one
+   * transaction (a `prepared` one waits beside it: root rotation). When the
    * record carries an idempotency key already used for this cluster, nothing is written and the
    * earlier record is returned with `created: false`. Throws `rotation_in_progress` when
    * another generation was committed since `record.generation` was chosen. The audit event is
@@ -357,7 +360,53 @@ export interface AuditStore {
   listRowsWithoutCreationEvent(): Promise<{ kind: "token" | "intermediate"; id: string }[]>;
 }
 
-export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & RevocationStore & FleetQueries & ObservationStore & AuditStore;
+/** The phases of a root rotation (root-rotation-plan.ts); done and rolled-back end it. */
+export type RotationPhase = "prepared" | "trust-both" | "sign-new" | "drop-old" | "done" | "rolled-back";
+
+export interface RootRotationRecord {
+  id: number;
+  trustDomain: string;
+  oldRoot: string;
+  newRoot: string;
+  phase: RotationPhase;
+  /** When each phase began, in order (a rollback appends the phase it returns to). */
+  history: { phase: RotationPhase; at: Date }[];
+  /** How long workload certificates live: drop-old waits this long after the last switch. */
+  workloadCertTtlMs: number;
+  /** Mark the old root revoked (not only retired) when the rotation is done. */
+  revokeOldRoot: boolean;
+  lastSwitchAt: Date | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** One audited step of a root rotation, applied in one transaction or not at all. */
+export interface RootRotationChange {
+  id: number;
+  /** The phase the caller saw: the change applies only if the rotation is still in it. */
+  fromPhase: RotationPhase;
+  toPhase: RotationPhase;
+  at: Date;
+  rootStatuses?: { serial: string; status: RootStatus }[];
+  /** Status moves, applied in order, each only if the row is still in `from` (demotions first: one active per cluster). */
+  intermediates?: { serial: string; from: IntermediateStatus; to: IntermediateStatus; supersedes?: string | null }[];
+  lastSwitchAt?: Date;
+  finished?: boolean;
+}
+
+export interface RootRotationStore {
+  /** The newest rotation of a trust domain (open or finished), if any. */
+  latestRootRotation(trustDomain: string): Promise<RootRotationRecord | undefined>;
+  /**
+   * Stores the new root (status prepared; its generation is the trust domain's next) and the rotation in phase prepared,
+   * with the audit event. Throws `root_rotation_in_progress` when one is open, `root_in_use`.
+   */
+  startRootRotation(root: RootRecord, rotation: Omit<RootRotationRecord, "id">, audit: AuditInput): Promise<RootRotationRecord>;
+  /** Applies a step; throws `root_rotation_conflict` (nothing written) when the phase or a row moved meanwhile. */
+  applyRootRotation(change: RootRotationChange, audit: AuditInput): Promise<RootRotationRecord>;
+}
+
+export type Store = TrustDomainStore & ClusterStore & IntermediateStore & TokenStore & CrlStore & RevocationStore & FleetQueries & ObservationStore & RootRotationStore & AuditStore;
 
 /**
  * Root keys, by reference: the core asks for a signer and never sees a root key's bytes.

@@ -7,6 +7,7 @@ import { toPem } from "../x509/pem.js";
 import { BACKDATE_MS } from "./issuance.js";
 import type { IssuerCache } from "./issuers.js";
 import type { ClusterRecord, CrlRecord, IntermediateRecord, Observer, RootRecord, Store } from "./ports.js";
+import { crlRootSerials, includesPrepared, trustedRoots } from "./root-rotation-plan.js";
 
 export const DEFAULT_CRL_VALIDITY_MS = 7 * 86_400_000;
 const MAX_ATTEMPTS = 8;
@@ -26,6 +27,7 @@ type Deps = {
     | "listLiveIntermediates"
     | "listIntermediatesNeedingCrl"
     | "listTrustDomains"
+    | "latestRootRotation"
   >;
   issuers: IssuerCache;
   crypto: Crypto;
@@ -103,10 +105,19 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
       return crlRecord(rec.serial, "intermediate", rec.trustDomain, seq, crl, 0, now);
     });
 
-  async function rootsOf(trustDomain: string): Promise<RootRecord[]> {
-    const roots = (await store.listRoots(trustDomain)).filter((r) => r.status !== "retired");
+  /** Every root of a trust domain; throws `trust_domain_not_found`. */
+  async function allRoots(trustDomain: string): Promise<RootRecord[]> {
+    const roots = await store.listRoots(trustDomain);
     if (roots.length === 0) throw new DomainError("trust_domain_not_found", `trust domain ${trustDomain} does not exist`);
     return roots;
+  }
+
+  /**
+   * Roots whose CRL is kept fresh: every unexpired one, a retired root included (its CRL is
+   * served until its last intermediate expires) and a prepared one (it joins ca-crl.pem).
+   */
+  async function servedRoots(trustDomain: string, now: Date): Promise<RootRecord[]> {
+    return (await allRoots(trustDomain)).filter((r) => r.notAfter.getTime() > now.getTime());
   }
 
   /** Builds the revocation (with the root CRL that lists it) for an intermediate. */
@@ -172,11 +183,20 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
       }));
     },
 
-    /** The active root's current CRL (DER); throws `trust_domain_not_found`. */
+    /**
+     * The trust domain's first root's current CRL (DER): the CRL distribution point of every
+     * intermediate it signed. A later root's CRL is `rootCrlDerOf`. Throws `trust_domain_not_found`.
+     */
     async rootCrlDer(trustDomain: string): Promise<Uint8Array> {
-      const roots = await rootsOf(trustDomain);
-      const active = roots.find((r) => r.status === "active") ?? roots[roots.length - 1]!;
-      return (await rootCrl(active)).der;
+      const roots = await allRoots(trustDomain);
+      return (await rootCrl(roots.find((r) => r.generation === 1) ?? roots[0]!)).der;
+    },
+
+    /** One root's current CRL (DER); throws `trust_domain_not_found`, `certificate_not_found`. */
+    async rootCrlDerOf(trustDomain: string, serial: string): Promise<Uint8Array> {
+      const root = (await allRoots(trustDomain)).find((r) => r.serial === serial);
+      if (!root) throw new DomainError("certificate_not_found", `trust domain ${trustDomain} has no root with serial ${serial}`);
+      return (await rootCrl(root)).der;
     },
 
     /**
@@ -187,11 +207,16 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
      * whole trust domain. With `strict`, throws `crl_incomplete` instead.
      */
     async caCrlBundle(trustDomain: string, options: { strict?: boolean } = {}): Promise<CaCrlBundle> {
-      const roots = await rootsOf(trustDomain);
+      const [all, rotation] = await Promise.all([allRoots(trustDomain), store.latestRootRotation(trustDomain)]);
+      // A root rotation's phase decides which roots' CRLs (and their intermediates') peers load.
+      const crlRoots = crlRootSerials(all, rotation);
+      const prepared = includesPrepared(rotation);
+      const roots = trustedRoots(all, rotation);
       const pems = await Promise.all(roots.map(async (r) => toPem((await rootCrl(r)).der, "X509 CRL")));
       const missing: IntermediateRecord[] = [];
       const now = clock.now();
       for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
+        if (!crlRoots.has(rec.rootSerial) || (rec.status === "prepared" && !prepared)) continue;
         if (rec.custody === "escrowed") {
           pems.push(toPem((await intermediateCrl(rec)).der, "X509 CRL"));
           continue;
@@ -255,7 +280,7 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
       for (let after: string | undefined; ; ) {
         const domains = await store.listTrustDomains({ limit: 100, after });
         for (const d of domains) {
-          for (const r of await rootsOf(d.name)) if (stale(await store.getLatestCrl(r.serial), now) && (await rootCrl(r))) refreshed++;
+          for (const r of await servedRoots(d.name, now)) if (stale(await store.getLatestCrl(r.serial), now) && (await rootCrl(r))) refreshed++;
           // In pages, so that a fleet of many intermediates never holds the event loop for long.
           const freshAfter = new Date(now.getTime() - BACKDATE_MS - crlValidityMs / 2);
           for (let from: string | undefined; ; ) {

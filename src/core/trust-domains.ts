@@ -1,19 +1,14 @@
 import type { Clock } from "../clock.js";
-import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
-import { certPem, fingerprintSha256, signRoot, subjectKeyId } from "../x509/certificates.js";
-import { DEFAULT_KEY_ALGORITHM, type KeyAlgorithm } from "../x509/key-algorithms.js";
 import { auditInput, type AuditContext } from "./audit.js";
+import { DEFAULT_ORGANIZATION, newRoot, type NewRootInput } from "./new-root.js";
 import type { Observer, Page, RootKeys, RootRecord, Store, TrustDomainRecord } from "./ports.js";
-import { validateImportedRoot } from "./root-import.js";
+import { bundlePem, trustedRoots } from "./root-rotation-plan.js";
 
-export const DEFAULT_ORGANIZATION = "meshroot";
-export const DEFAULT_ROOT_VALIDITY_DAYS = 3650;
+export { DEFAULT_ORGANIZATION, DEFAULT_ROOT_VALIDITY_DAYS } from "./new-root.js";
 
-export interface CreateTrustDomainInput {
+export interface CreateTrustDomainInput extends NewRootInput {
   name: string;
-  root?: { keyAlgorithm?: KeyAlgorithm | undefined; validityDays?: number | undefined; organization?: string | undefined } | undefined;
-  import?: { certificatePem: string; privateKeyPem: string } | undefined;
 }
 
 export interface TrustDomainWithRoots {
@@ -27,7 +22,7 @@ export interface CreatedTrustDomain extends TrustDomainWithRoots {
 }
 
 type Deps = {
-  store: Pick<Store, "createTrustDomain" | "getTrustDomain" | "listTrustDomains" | "listRoots" | "findRootByFingerprint">;
+  store: Pick<Store, "createTrustDomain" | "getTrustDomain" | "listTrustDomains" | "listRoots" | "findRootByFingerprint" | "latestRootRotation">;
   rootKeys: RootKeys;
   crypto: Crypto;
   clock: Clock;
@@ -53,28 +48,7 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
         throw new DomainError("trust_domain_exists", `trust domain ${input.name} already exists`);
       }
       const now = clock.now();
-      let organization = input.root?.organization ?? DEFAULT_ORGANIZATION;
-      let cert: import("@peculiar/x509").X509Certificate;
-      let keyAlgorithm: KeyAlgorithm;
-      let key: Awaited<ReturnType<RootKeys["generate"]>>;
-      let warnings: string[] = [];
-      if (input.import) {
-        const imported = await validateImportedRoot(input.import, now, crypto);
-        const other = await store.findRootByFingerprint(fingerprintSha256(imported.cert));
-        if (other) throw new DomainError("root_in_use", `this root certificate already serves trust domain ${other.trustDomain}; a root can serve only one`);
-        warnings = imported.warnings;
-        organization = imported.cert.subjectName.getField("O")[0] ?? DEFAULT_ORGANIZATION;
-        ({ cert, keyAlgorithm } = imported);
-        key = await rootKeys.importPkcs8(imported.pkcs8, keyAlgorithm);
-      } else {
-        keyAlgorithm = input.root?.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM;
-        key = await rootKeys.generate(keyAlgorithm);
-        const validityDays = input.root?.validityDays ?? DEFAULT_ROOT_VALIDITY_DAYS;
-        const t = Math.floor(now.getTime() / 1000) * 1000;
-        cert = await signRoot({ trustDomain: input.name, organization, notBefore: new Date(t - 60_000), notAfter: new Date(t + validityDays * DAY_MS), signer: key.signer });
-      }
-      const root = describeRoot(input.name, cert, keyAlgorithm, input.import !== undefined, now);
-      const record: RootRecord = { ...root, keyRef: await key.bind(root.serial) };
+      const { record, organization, warnings } = await newRoot({ store, rootKeys, crypto }, input.name, 1, input, DEFAULT_ORGANIZATION, now);
       const domain: TrustDomainRecord = { name: input.name, organization, createdAt: now };
       await store.createTrustDomain(
         domain,
@@ -97,40 +71,15 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
     list: (page: Page) => store.listTrustDomains(page),
     listRoots: (name: string) => store.listRoots(name),
 
-    /** The PEM trust bundle: every root not retired, oldest first; throws `trust_domain_not_found`. */
-    bundlePem: async (name: string): Promise<string> => trustBundle((await get(name)).roots).join(""),
+    /**
+     * The PEM trust bundle: the trusted roots, oldest first (both roots while a root rotation
+     * trusts both, root-rotation-plan.ts); throws `trust_domain_not_found`.
+     */
+    bundlePem: async (name: string): Promise<string> => {
+      const { roots } = await get(name);
+      return bundlePem(trustedRoots(roots, await store.latestRootRotation(name)));
+    },
   };
 }
 
 export type TrustDomainService = ReturnType<typeof trustDomainService>;
-
-/** PEMs of the roots a trust domain trusts, in an unchanging order (oldest generation first). */
-export function trustBundle(roots: RootRecord[]): string[] {
-  return roots
-    .filter((r) => r.status !== "retired")
-    .sort((a, b) => a.generation - b.generation)
-    .map((r) => r.certPem);
-}
-
-function describeRoot(
-  trustDomain: string,
-  cert: import("@peculiar/x509").X509Certificate,
-  keyAlgorithm: KeyAlgorithm,
-  imported: boolean,
-  now: Date,
-): Omit<RootRecord, "keyRef"> {
-  return {
-    serial: cert.serialNumber.toLowerCase(),
-    trustDomain,
-    generation: 1,
-    status: "active",
-    imported,
-    keyAlgorithm,
-    keyId: subjectKeyId(cert),
-    certPem: certPem(cert),
-    fingerprintSha256: fingerprintSha256(cert),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    createdAt: now,
-  };
-}

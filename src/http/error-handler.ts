@@ -47,6 +47,11 @@ const STATUS: Record<ErrorCode, number> = {
   secret_too_large: 422,
   intermediate_revoked: 409,
   private_key_in_body: 422,
+  root_rotation_in_progress: 409,
+  root_rotation_not_found: 404,
+  root_rotation_conflict: 409,
+  root_rotation_step: 409,
+  gate_not_met: 409,
 };
 
 const TITLES: Record<number, string> = {

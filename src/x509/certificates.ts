@@ -15,9 +15,9 @@ export interface Issuer {
 }
 
 /** Issues a self-signed root from the root profile with `signer`'s key; throws what the signer throws. */
-export async function signRoot(input: { trustDomain: string; organization: string; notBefore: Date; notAfter: Date; signer: Signer }): Promise<x509.X509Certificate> {
+export async function signRoot(input: { trustDomain: string; organization: string; notBefore: Date; notAfter: Date; signer: Signer; generation?: number }): Promise<x509.X509Certificate> {
   const der = await encodeCaCertificate({
-    profile: rootProfile(input.organization, input.trustDomain),
+    profile: rootProfile(input.organization, input.trustDomain, input.generation),
     serial: newSerial(),
     notBefore: input.notBefore,
     notAfter: input.notAfter,

@@ -47,8 +47,12 @@ export function rootCommonName(trustDomain: string): string {
 }
 
 /** The root: `O=<org>, CN=<trust domain> Root CA` (shortened past 64 characters); CA:TRUE without pathlen; no AKI. */
-export function rootProfile(organization: string, trustDomain: string): CaProfile {
-  return { subject: [["O", organization], ["CN", rootCommonName(trustDomain)]], pathLength: undefined, keyUsage: CA_KEY_USAGE, authorityKeyId: false };
+export function rootProfile(organization: string, trustDomain: string, generation = 1): CaProfile {
+  // A later root of the same trust domain (root rotation) gets its own name: bundles hold both,
+  // and chain builders that match by name alone must not confuse them.
+  const subject: Rdn[] = [["O", organization], ["CN", rootCommonName(trustDomain)]];
+  if (generation > 1) subject.push(["OU", `root-generation-${generation}`]);
+  return { subject, pathLength: undefined, keyUsage: CA_KEY_USAGE, authorityKeyId: false };
 }
 
 /**

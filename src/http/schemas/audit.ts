@@ -68,7 +68,7 @@ export const AuditVerdict = z.object({
 export const CertificateQuery = PageQuery.extend({
   cluster: ClusterName.optional(),
   trustDomain: TrustDomainName.optional(),
-  status: z.enum(["active", "superseded", "revoked", "expired"]).optional(),
+  status: z.enum(["prepared", "active", "superseded", "revoked", "expired"]).optional(),
   expiresBefore: TimeQuery.optional(),
   issuedAfter: TimeQuery.optional(),
 });

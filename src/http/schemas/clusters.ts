@@ -11,7 +11,8 @@ export const Labels = z
     z.string().regex(LABEL_VALUE, "label values follow Kubernetes label-value syntax (at most 63 characters)"),
   )
   .refine((l) => Object.keys(l).length <= 64, "at most 64 labels")
-  .describe("free-form labels (Kubernetes label syntax)");
+  .describe("free-form labels (Kubernetes label syntax)")
+  .meta({ id: "Labels" });
 
 export const PolicyInput = z
   .strictObject({
@@ -25,18 +26,25 @@ export const PolicyInput = z
       .optional()
       .describe("rotate this many days before expiry (default null: one third of validity)"),
   })
-  .describe("issuance policy; applies from the next issuance");
+  .describe("issuance policy; applies from the next issuance")
+  .meta({ id: "ClusterPolicy" });
 
-export const RegisterClusterBody = z.strictObject({
-  name: ClusterName,
-  trustDomain: TrustDomainName,
-  labels: Labels.optional(),
-  policy: PolicyInput.optional(),
-});
+export const RegisterClusterBody = z
+  .strictObject({
+    name: ClusterName,
+    trustDomain: TrustDomainName,
+    labels: Labels.optional(),
+    policy: PolicyInput.optional(),
+  })
+  .meta({
+    id: "RegisterClusterRequest",
+    examples: [{ name: "east", trustDomain: "mesh.example.com", labels: { env: "prod", region: "eu-west-1" }, policy: { validityDays: 365, renewBeforeDays: 60 } }],
+  });
 
 export const PatchClusterBody = z
   .strictObject({ labels: Labels.optional().describe("replaces all labels"), policy: PolicyInput.optional().describe("merged over the current policy") })
-  .refine((b) => b.labels !== undefined || b.policy !== undefined, "give labels, policy, or both");
+  .refine((b) => b.labels !== undefined || b.policy !== undefined, "give labels, policy, or both")
+  .meta({ id: "UpdateClusterRequest", examples: [{ labels: { env: "prod", region: "eu-west-1", team: "payments" }, policy: { renewBeforeDays: 90 } }] });
 
 export const ClusterStatus = z
   .enum(["pending", "active", "due", "expired", "revoked", "decommissioned"])
@@ -56,7 +64,7 @@ export const Cluster = z.object({
   updatedAt: Timestamp,
   decommissionedAt: Timestamp.nullable(),
   activeIntermediate: Intermediate.nullable(),
-});
+}).meta({ id: "Cluster" });
 
 export const ListClustersQuery = PageQuery.extend({
   trustDomain: TrustDomainName.optional().describe("only clusters of this trust domain"),

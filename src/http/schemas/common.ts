@@ -15,7 +15,8 @@ export const Problem = z
       .optional()
       .describe("per-field validation failures"),
   })
-  .describe("RFC 9457 problem details");
+  .describe("RFC 9457 problem details")
+  .meta({ id: "Problem" });
 
 /** Error responses every route can return. */
 export const problemResponses = { "4xx": Problem, "5xx": Problem } as const;

@@ -25,12 +25,15 @@ export const TrustReasonSchema = z
     issuer: z.string().optional().describe("crl_expired/crl_expiring: the CRL's issuer name"),
     nextUpdate: Timestamp.optional(),
   })
-  .describe("one reason of the trust state");
+  .describe("one reason of the trust state")
+  .meta({ id: "TrustReason" });
 
-export const TrustStateView = z.object({
-  state: TrustStateSchema,
-  reasons: z.array(TrustReasonSchema),
-});
+export const TrustStateView = z
+  .object({
+    state: TrustStateSchema,
+    reasons: z.array(TrustReasonSchema),
+  })
+  .meta({ id: "TrustState" });
 
 export const FleetEntry = z.object({
   name: ClusterName,
@@ -45,7 +48,7 @@ export const FleetEntry = z.object({
   observationAgeSeconds: z.int().nullable().describe("seconds since the latest observation"),
   istioVersion: z.string().nullable(),
   crlNextUpdate: Timestamp.nullable().describe("earliest nextUpdate of the CRLs the cluster loaded; null when it reported none"),
-});
+}).meta({ id: "FleetCluster" });
 
 const Certificate = z.object({ fingerprintSha256: z.string(), serial: z.string(), subject: z.string(), notAfter: Timestamp });
 
@@ -75,7 +78,7 @@ export const FleetDetail = FleetEntry.extend({
     })
     .nullable()
     .describe("what the cluster's latest observation holds; null when it never reported"),
-});
+}).meta({ id: "FleetClusterDetail" });
 
 export const ObservationResponse = FleetDetail;
 
@@ -88,6 +91,9 @@ export const ListFleetQuery = PageQuery.extend({
     .optional()
     .describe("Kubernetes label selector over cluster labels: `env=prod,tier!=edge`, `team`, `!legacy`, `region in (eu,us)`, `env notin (dev)`"),
 });
+
+/** A root certificate as root-cert.pem holds it (O=Example Inc, CN=mesh.example.com Root CA), for the documented example. */
+const EXAMPLE_ROOT_PEM = `-----BEGIN CERTIFICATE-----\nMIIBqzCCAVCgAwIBAgIIah88C54tSlgwCgYIKoZIzj0EAwIwOTEUMBIGA1UECgwL\nRXhhbXBsZSBJbmMxITAfBgNVBAMMGG1lc2guZXhhbXBsZS5jb20gUm9vdCBDQTAe\nFw0yNjAxMDEwMDAwMDBaFw0zNjAxMDEwMDAwMDBaMDkxFDASBgNVBAoMC0V4YW1w\nbGUgSW5jMSEwHwYDVQQDDBhtZXNoLmV4YW1wbGUuY29tIFJvb3QgQ0EwWTATBgcq\nhkjOPQIBBggqhkjOPQMBBwNCAATXumODu2I51uknSAex2+lZrTJ3kXfeJyzEY84L\ngm1oDXtfzzyookjwO7OYSZkCOI6zEvuXTqhsajbuAsTi0eVro0IwQDAPBgNVHRMB\nAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBhjAdBgNVHQ4EFgQUmxDnrY4Q18LQLZ0Q\nDYqwrtXH96MwCgYIKoZIzj0EAwIDSQAwRgIhAJGo2xgoCo52KYDqcVniU3xLBvkM\nObc4GYL9MevRZHORAiEAibHOnQFXFb1IkIB9H22Je6bXjSpbGtuAZp/agCOqIz0=\n-----END CERTIFICATE-----\n`;
 
 /** The documented body (parsed by the core from the raw text, so that a key is refused before parsing). */
 export const ObservationBodyDoc = {
@@ -115,6 +121,7 @@ export const ObservationBodyDoc = {
             properties: { kind: { type: "string", enum: ["ConfigMap"] }, data: { type: "object", additionalProperties: { type: "string" } } },
           },
         ],
+        examples: [{ rootCertPem: EXAMPLE_ROOT_PEM, istioVersion: "1.27.1", multiRoot: false, ambient: false }],
       },
     },
   },

@@ -20,14 +20,15 @@ export const Intermediate = z.object({
   revocationReason: z.string().nullable(),
   fingerprintSha256: z.string(),
   certificatePem: z.string(),
-});
+}).meta({ id: "Intermediate" });
 
 export const IssueBody = z
   .strictObject({
     csrPem: PemText("PKCS#10 CSR (PEM) for external key custody; omit to let meshroot generate and escrow the key").optional(),
   })
   .nullish()
-  .describe("{} (or no body) for an escrowed key, { csrPem } for an external one");
+  .describe("{} (or no body) for an escrowed key, { csrPem } for an external one")
+  .meta({ id: "IssueRequest", examples: [{}] });
 
 export const IssueHeaders = z.object({
   "idempotency-key": z
@@ -46,9 +47,10 @@ export const CacertsFiles = z
     "cert-chain.pem": z.string(),
     "root-cert.pem": z.string(),
   })
-  .describe("the files of istiod's cacerts Secret");
+  .describe("the files of istiod's cacerts Secret")
+  .meta({ id: "CacertsFiles" });
 
-export const IssueResponse = z.object({ intermediate: Intermediate, cacerts: CacertsFiles });
+export const IssueResponse = z.object({ intermediate: Intermediate, cacerts: CacertsFiles }).meta({ id: "IssueResponse" });
 
 export const IntermediateParams = z.strictObject({ name: ClusterName });
 

@@ -9,9 +9,11 @@ export const Serial = z
   .transform((s) => s.replaceAll(":", "").toLowerCase())
   .describe("certificate serial in hex; upper case and colons (as openssl prints it) are accepted");
 
-export const RevokeBody = z.strictObject({
-  reason: z.enum(REVOCATION_REASON_NAMES).describe("RFC 5280 reason name"),
-});
+export const RevokeBody = z
+  .strictObject({
+    reason: z.enum(REVOCATION_REASON_NAMES).describe("RFC 5280 reason name"),
+  })
+  .meta({ id: "RevokeRequest", examples: [{ reason: "keyCompromise" }] });
 
 export const SerialParams = z.strictObject({ serial: Serial });
 export const ClusterSerialParams = z.strictObject({ name: ClusterName, serial: Serial });
@@ -46,14 +48,15 @@ export const DueCluster = z.object({
   custody: z.enum(["escrowed", "external"]),
   rotateAfter: Timestamp,
   notAfter: Timestamp,
-});
+}).meta({ id: "DueCluster" });
 
 export const RunBody = z
   .strictObject({
     dryRun: z.boolean().optional().describe("report what would be rotated without issuing"),
     trustDomain: TrustDomainName.optional().describe("only clusters of this trust domain"),
   })
-  .nullish();
+  .nullish()
+  .meta({ id: "RotationRunRequest", examples: [{ dryRun: true, trustDomain: "mesh.example.com" }] });
 
 export const RotationReport = z.object({
   dryRun: z.boolean(),
@@ -63,7 +66,7 @@ export const RotationReport = z.object({
     .array(z.object({ cluster: z.string(), serial: z.string().describe("the intermediate a real run would replace"), status: z.string().describe("due, or expired"), rotateAfter: Timestamp, notAfter: Timestamp }))
     .describe("dry runs only: what a real run would rotate (empty otherwise)"),
   failed: z.array(z.object({ cluster: z.string(), code: z.string(), detail: z.string() })),
-});
+}).meta({ id: "RotationReport" });
 
 export const UploadedCrl = z.object({
   issuerSerial: z.string(),
@@ -71,4 +74,4 @@ export const UploadedCrl = z.object({
   thisUpdate: Timestamp,
   nextUpdate: Timestamp,
   entries: z.int(),
-});
+}).meta({ id: "UploadedCrl" });

@@ -13,6 +13,9 @@ export const CreateTokenBody = z.strictObject({
     .optional()
     .describe("provisioner only: trust domains it may act in; ['*'] for all. Omitted or empty: none"),
   expiresAt: Timestamp.optional().describe("when the token stops working (default: never)"),
+}).meta({
+  id: "CreateTokenRequest",
+  examples: [{ name: "ci-pipeline", role: "provisioner", clusters: ["east", "west-*"], trustDomains: ["mesh.example.com"], expiresAt: "2027-06-30T00:00:00Z" }],
 });
 
 export const Token = z.object({
@@ -25,8 +28,8 @@ export const Token = z.object({
   expiresAt: Timestamp.nullable(),
   lastUsedAt: Timestamp.nullable(),
   revokedAt: Timestamp.nullable(),
-});
+}).meta({ id: "Token" });
 
-export const CreatedToken = Token.extend({ token: z.string().describe("the bearer secret; shown only in this response") });
+export const CreatedToken = Token.extend({ token: z.string().describe("the bearer secret; shown only in this response") }).meta({ id: "CreatedToken" });
 
 export const TokenParams = z.strictObject({ id: z.string().min(1).max(64) });

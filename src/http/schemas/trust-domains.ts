@@ -30,7 +30,11 @@ export const CreateTrustDomainBody = z
       .describe("an existing root to import instead of generating one"),
   })
   .refine((b) => !(b.root && b.import), { message: "give either root (generate) or import, not both", path: ["import"] })
-  .describe("a trust domain with a generated or imported root");
+  .describe("a trust domain with a generated or imported root")
+  .meta({
+    id: "CreateTrustDomainRequest",
+    examples: [{ name: "mesh.example.com", root: { organization: "Example Inc", keyAlgorithm: "ecdsa-p256", validityDays: 3650 } }],
+  });
 
 export const Root = z.object({
   serial: z.string().describe("hex serial number"),
@@ -43,15 +47,15 @@ export const Root = z.object({
   notAfter: Timestamp,
   fingerprintSha256: z.string().describe("SHA-256 of the certificate DER, hex"),
   certificatePem: z.string(),
-});
+}).meta({ id: "Root" });
 
 export const TrustDomain = z.object({
   name: TrustDomainName,
   organization: z.string(),
   createdAt: Timestamp,
   roots: z.array(Root).describe("roots, oldest generation first"),
-});
+}).meta({ id: "TrustDomain" });
 
 export const CreatedTrustDomain = TrustDomain.extend({
   warnings: z.array(z.string()).describe("what a strict verifier may refuse about the root (e.g. no subject key identifier); empty when nothing"),
-});
+}).meta({ id: "CreatedTrustDomain" });

@@ -100,7 +100,8 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
         `another issuance for cluster ${rec.cluster} committed generation ${g} first; retry to issue the next one`,
       );
     }
-    supersede.run(rec.cluster);
+    // A prepared intermediate (root rotation) waits beside the active one; an active one replaces it.
+    if (rec.status === "active") supersede.run(rec.cluster);
     insert.run({
       ...rec,
       subject: rec.subject ?? null,

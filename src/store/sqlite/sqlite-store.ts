@@ -7,6 +7,7 @@ import type { Db } from "./database.js";
 import { sqliteFleetQueries } from "./fleet-queries.js";
 import { sqliteIntermediateStore } from "./intermediate-store.js";
 import { sqliteObservationStore } from "./observation-store.js";
+import { sqliteRootRotationStore } from "./root-rotation-store.js";
 import { sqliteRevocationStore } from "./revocation-store.js";
 import { sqliteTokenStore } from "./token-store.js";
 import { sqliteTrustDomainStore } from "./trust-domain-store.js";
@@ -23,6 +24,7 @@ export function sqliteStore(db: Db): Store {
     ...sqliteRevocationStore(db, append),
     ...sqliteFleetQueries(db),
     ...sqliteObservationStore(db, append),
+    ...sqliteRootRotationStore(db, append),
     ...sqliteAuditStore(db, append),
     ...sqliteAuditCheckpointStore(db),
   };

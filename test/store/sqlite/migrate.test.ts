@@ -131,6 +131,40 @@ describe("migrations", () => {
     expect(listed.map((r) => r.keyRef)).toEqual(roots.map((r) => `sealed:root:${r.serial}:${r.sealed.toString("hex")}`));
     expect(listed[0]!.keyRef).toBe("sealed:root:7f3a9c0d11e2:00abcdef10ff00");
     // No row can hold an empty reference afterwards.
-    expect(() => db.prepare("UPDATE roots SET key_ref = '' WHERE generation = 1").run()).toThrow(/key_ref must not be empty/);
+    expect(() => db.prepare("UPDATE roots SET key_ref = '' WHERE generation = 1").run()).toThrow(/key_ref must not be empty|CHECK constraint failed: key_ref/);
+  });
+
+  it("0012 rebuilds roots and intermediates with the rotation statuses, keeping every row, key and reference", async () => {
+    const db = openDatabase(":memory:");
+    const all = loadMigrations();
+    migrate(db, all.filter((m) => m.version <= 11));
+    db.prepare("INSERT INTO trust_domains (name, organization, created_at) VALUES ('one.example', 'One', 0)").run();
+    db.prepare(`INSERT INTO roots (serial, trust_domain, generation, status, imported, key_algorithm, key_id, cert_pem, fingerprint_sha256, not_before, not_after, created_at, key_ref)
+      VALUES ('aa', 'one.example', 1, 'active', 0, 'ecdsa-p256', 'k', 'pem', 'fa', 0, 1, 0, 'sealed:root:aa:00')`).run();
+    db.prepare("INSERT INTO clusters (name, trust_domain, key_algorithm, validity_days, created_at, updated_at) VALUES ('east', 'one.example', 'ecdsa-p256', 365, 0, 0)").run();
+    const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody, key_algorithm, cert_pem, sealed_key,
+      fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at, revocation_reason, created_at, subject)
+      VALUES (@serial, 'east', 'one.example', 'aa', @generation, @status, 'escrowed', 'ecdsa-p256', 'pem', x'0102', @serial, 0, 9, 5, @supersedes, @revokedAt, @reason, 0, 'CN=x')`);
+    insert.run({ serial: "01", generation: 1, status: "superseded", supersedes: null, revokedAt: null, reason: null });
+    insert.run({ serial: "02", generation: 2, status: "revoked", supersedes: "01", revokedAt: 7, reason: "keyCompromise" });
+    insert.run({ serial: "03", generation: 3, status: "active", supersedes: null, revokedAt: null, reason: null });
+    const before = db.prepare("SELECT * FROM intermediates ORDER BY serial").all();
+    const rootsBefore = db.prepare("SELECT * FROM roots").all();
+    migrate(db, all);
+    expect(db.prepare("SELECT * FROM intermediates ORDER BY serial").all()).toEqual(before);
+    expect(db.prepare("SELECT * FROM roots").all()).toEqual(rootsBefore);
+    expect(db.pragma("foreign_key_check")).toEqual([]);
+    // The references still hold: an intermediate under a missing root, or superseding a missing one, is refused.
+    expect(() => insert.run({ serial: "04", generation: 4, status: "superseded", supersedes: "99", revokedAt: null, reason: null })).toThrow(/FOREIGN KEY/);
+    expect(() => db.prepare("UPDATE intermediates SET root_serial = 'zz' WHERE serial = '03'").run()).toThrow(/FOREIGN KEY/);
+    // The new statuses, and still one active (and now one prepared) per cluster.
+    insert.run({ serial: "05", generation: 5, status: "prepared", supersedes: null, revokedAt: null, reason: null });
+    expect(() => insert.run({ serial: "06", generation: 6, status: "prepared", supersedes: null, revokedAt: null, reason: null })).toThrow(/UNIQUE/);
+    expect(() => insert.run({ serial: "07", generation: 7, status: "active", supersedes: null, revokedAt: null, reason: null })).toThrow(/UNIQUE/);
+    expect(() => insert.run({ serial: "08", generation: 8, status: "pending", supersedes: null, revokedAt: null, reason: null })).toThrow(/CHECK/);
+    db.prepare("UPDATE roots SET status = 'prepared'").run();
+    expect(() => db.prepare("UPDATE roots SET status = 'gone'").run()).toThrow(/CHECK/);
+    const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'intermediates' AND sql IS NOT NULL").all() as { name: string }[]).map((r) => r.name);
+    expect(indexes.sort()).toEqual(["intermediates_by_cluster_created", "intermediates_by_created", "intermediates_by_domain_created", "intermediates_by_not_after", "intermediates_by_root", "intermediates_by_status_created", "intermediates_by_supersedes", "intermediates_due", "intermediates_live", "intermediates_one_active", "intermediates_one_prepared", "intermediates_revoked_by_root"]);
   });
 });

@@ -1,0 +1,161 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { testCore, TEST_CTX } from "../helpers.js";
+
+/**
+ * Root rotation end to end in the core: each phase's files (byte containment, order, the
+ * repeated root), cross-cluster verification by openssl with CRLs, gates, force, rollback.
+ */
+
+type T = ReturnType<typeof testCore>;
+const HOUR = 3_600_000;
+const work = mkdtempSync(join(tmpdir(), "meshroot-root-rotation-"));
+let dirs = 0;
+
+async function secret(t: T, cluster: string) {
+  const { record, files } = await t.core.issuance.activeFiles(cluster, TEST_CTX);
+  const crl = await t.core.revocation.caCrlBundle(record.trustDomain);
+  return { record, files: { ...files, "ca-crl.pem": crl.pem } };
+}
+type Secret = Awaited<ReturnType<typeof secret>>;
+
+/** Writes a Secret's files and a workload certificate signed the way istiod signs one. */
+function onDisk(s: Secret) {
+  const dir = join(work, `s${++dirs}`);
+  mkdirSync(dir);
+  for (const [name, text] of Object.entries(s.files)) writeFileSync(join(dir, name), text);
+  writeFileSync(join(dir, "leaf.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=critical,URI:spiffe://cluster.local/ns/default/sa/x\nauthorityKeyIdentifier=keyid\n");
+  const ssl = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  ssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "leaf.key"), "-subj", "/O=w", "-out", join(dir, "leaf.csr")]);
+  ssl(["x509", "-req", "-in", join(dir, "leaf.csr"), "-CA", join(dir, "ca-cert.pem"), "-CAkey", join(dir, "ca-key.pem"), "-set_serial", "7", "-days", "2", "-extfile", join(dir, "leaf.ext"), "-out", join(dir, "leaf.pem")]);
+  return dir;
+}
+
+/** Whether a workload of `from` is accepted by a peer that loaded `to`'s Secret (Envoy's check, with CRLs). */
+function accepts(t: T, to: string, from: string): boolean {
+  const at = String(Math.floor(t.clock.now().getTime() / 1000) + 120);
+  const r = spawnSync("openssl", ["verify", "-attime", at, "-x509_strict", "-crl_check_all", "-CAfile", join(to, "root-cert.pem"), "-CRLfile", join(to, "ca-crl.pem"), "-untrusted", join(from, "ca-cert.pem"), join(from, "leaf.pem")], { encoding: "utf8" });
+  return r.status === 0;
+}
+
+/** Every cluster's workload verifies against every cluster's files, both ways. */
+function meshWorks(t: T, dirsByCluster: Record<string, string>) {
+  const names = Object.keys(dirsByCluster);
+  const failures: string[] = [];
+  for (const a of names) for (const b of names) if (!accepts(t, dirsByCluster[a]!, dirsByCluster[b]!)) failures.push(`${a} refuses ${b}`);
+  return failures;
+}
+
+async function report(t: T, cluster: string, s: Secret, over: Record<string, unknown> = {}) {
+  await t.core.fleet.observe(cluster, JSON.stringify({ rootCertPem: s.files["root-cert.pem"], caCertPem: s.files["ca-cert.pem"], crlPem: s.files["ca-crl.pem"], multiRoot: true, ...over }), TEST_CTX);
+}
+
+async function fleet() {
+  const t = testCore(new Date().toISOString());
+  const td = await t.core.trustDomains.create({ name: "cluster.local" }, TEST_CTX);
+  for (const name of ["east", "west"]) {
+    await t.core.clusters.register({ name, trustDomain: "cluster.local" }, TEST_CTX);
+    await t.core.issuance.issue(name, {}, TEST_CTX);
+  }
+  return { t, a: td.roots[0]! };
+}
+
+const pems = (text: string) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/g)!;
+
+describe("root rotation", () => {
+  it("walks steady → prepared → trust-both → sign-new → drop-old → done, each phase's files exactly as Istio needs them", async () => {
+    const { t, a } = await fleet();
+    const steady = { east: await secret(t, "east"), west: await secret(t, "west") };
+    const A = a.certPem;
+    expect(steady.east.files["root-cert.pem"]).toBe(A);
+
+    // prepared: a new root and an intermediate under it for every escrowed cluster; nothing clusters receive changes.
+    const started = await t.core.rootRotation.start("cluster.local", {}, TEST_CTX);
+    expect(started.rotation.phase).toBe("prepared");
+    const B = started.newRoot.certPem;
+    expect(started.newRoot).toMatchObject({ status: "prepared", generation: 2 });
+    expect(started.clusters.map((c) => [c.name, c.prepared?.rootSerial, c.prepared?.status])).toEqual([
+      ["east", started.newRoot.serial, "prepared"],
+      ["west", started.newRoot.serial, "prepared"],
+    ]);
+    const prepared = await secret(t, "east");
+    expect(prepared.files).toEqual(steady.east.files);
+    expect(await t.core.trustDomains.bundlePem("cluster.local")).toBe(A);
+
+    // trust-both: A's bytes first, unchanged, then B; B's CRL and the prepared intermediates' CRLs join ca-crl.pem.
+    const tb = await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    expect(tb.movedTo).toBe("trust-both");
+    const both = { east: await secret(t, "east"), west: await secret(t, "west") };
+    expect(both.east.files["root-cert.pem"]).toBe(A + B);
+    expect(both.east.files["root-cert.pem"].startsWith(steady.east.files["root-cert.pem"])).toBe(true);
+    expect(both.east.files["ca-cert.pem"]).toBe(steady.east.files["ca-cert.pem"]);
+    expect(both.east.files["ca-crl.pem"].match(/BEGIN X509 CRL/g)).toHaveLength(2 + 2 + 2);
+    expect(await t.core.trustDomains.bundlePem("cluster.local")).toBe(A + B);
+    const dirsBoth = { east: onDisk(both.east), west: onDisk(both.west) };
+    expect(meshWorks(t, dirsBoth)).toEqual([]);
+
+    // The gate to sign-new: every cluster observed with A ‖ B and B's CRLs.
+    await expect(t.core.rootRotation.advance("cluster.local", {}, TEST_CTX)).rejects.toMatchObject({
+      code: "gate_not_met",
+      errors: [{ path: "clusters.east", message: expect.stringMatching(/^never_observed/) }, { path: "clusters.west", message: expect.stringMatching(/^never_observed/) }],
+    });
+    await report(t, "east", both.east);
+    await report(t, "west", steady.west);
+    await expect(t.core.rootRotation.advance("cluster.local", {}, TEST_CTX)).rejects.toMatchObject({ errors: [{ path: "clusters.west", message: expect.stringMatching(/^bundle_not_loaded/) }] });
+    await report(t, "west", both.west, { crlPem: steady.west.files["ca-crl.pem"] });
+    await expect(t.core.rootRotation.advance("cluster.local", {}, TEST_CTX)).rejects.toMatchObject({ errors: [{ path: "clusters.west", message: expect.stringMatching(/^crl_not_loaded/) }] });
+    await report(t, "west", both.west);
+    const sn = await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    expect(sn.movedTo).toBe("sign-new");
+
+    // sign-new, canary: east signs with its intermediate under B, its bundle repeats B; west is unchanged.
+    await t.core.rootRotation.switchCluster("cluster.local", "east", TEST_CTX);
+    const canary = { east: await secret(t, "east"), west: await secret(t, "west") };
+    expect(canary.east.files["root-cert.pem"]).toBe(A + B + B);
+    expect(canary.east.files["cert-chain.pem"]).toBe(canary.east.files["ca-cert.pem"] + B);
+    expect(canary.east.record.rootSerial).toBe(started.newRoot.serial);
+    expect(canary.west.files["root-cert.pem"]).toBe(A + B);
+    expect(canary.west.files["ca-cert.pem"]).toBe(steady.west.files["ca-cert.pem"]);
+    const dirsCanary = { east: onDisk(canary.east), west: onDisk(canary.west), westBefore: dirsBoth.west, eastBefore: dirsBoth.east };
+    expect(meshWorks(t, dirsCanary)).toEqual([]);
+
+    // advance switches the rest first, then the gate: every cluster signing under B, and the workload lifetime passed.
+    const rest = await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    expect([rest.movedTo, rest.switched]).toEqual([null, ["west"]]);
+    const signNew = { east: await secret(t, "east"), west: await secret(t, "west") };
+    expect(signNew.west.files["root-cert.pem"]).toBe(A + B + B);
+    await report(t, "east", signNew.east);
+    await report(t, "west", signNew.west);
+    await expect(t.core.rootRotation.advance("cluster.local", {}, TEST_CTX)).rejects.toMatchObject({ code: "gate_not_met", errors: [{ path: "workloadCertTtl" }] });
+    t.clock.advance(24 * HOUR + 1000);
+    await report(t, "east", signNew.east);
+    await report(t, "west", signNew.west);
+    const dropOld = await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    expect(dropOld.movedTo).toBe("drop-old");
+
+    // drop-old: B alone; only B's side in ca-crl.pem. Workloads under B verify everywhere.
+    const dropped = { east: await secret(t, "east"), west: await secret(t, "west") };
+    expect(dropped.east.files["root-cert.pem"]).toBe(B);
+    expect(pems(dropped.east.files["cert-chain.pem"])[1]).toBe(B);
+    expect(dropped.east.files["ca-crl.pem"].match(/BEGIN X509 CRL/g)).toHaveLength(1 + 2);
+    expect(await t.core.trustDomains.bundlePem("cluster.local")).toBe(B);
+    expect(meshWorks(t, { east: onDisk(dropped.east), west: onDisk(dropped.west) })).toEqual([]);
+
+    await report(t, "east", dropped.east);
+    await expect(t.core.rootRotation.advance("cluster.local", {}, TEST_CTX)).rejects.toMatchObject({ errors: [{ path: "clusters.west", message: expect.stringMatching(/^old_root_still_loaded/) }] });
+    await report(t, "west", dropped.west);
+    const done = await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    expect(done.movedTo).toBe("done");
+    const roots = (await t.core.trustDomains.get("cluster.local")).roots;
+    expect(roots.map((r) => [r.generation, r.status])).toEqual([[1, "retired"], [2, "active"]]);
+    // After the rotation, issuance is under B and the bundle stays B.
+    const next = await t.core.issuance.issue("east", {}, TEST_CTX);
+    expect([next.record.rootSerial, next.files["root-cert.pem"]]).toEqual([started.newRoot.serial, B]);
+    expect(done.view.rotation.history.map((h) => h.phase)).toEqual(["prepared", "trust-both", "sign-new", "drop-old", "done"]);
+    const actions = (await t.core.audit.list({ trustDomain: "cluster.local" }, { limit: 1000 })).map((e) => e.action).filter((a) => a.startsWith("root_rotation")).reverse();
+    expect(actions).toEqual(["root_rotation.start", "root_rotation.advance", "root_rotation.advance", "root_rotation.switch", "root_rotation.switch", "root_rotation.advance", "root_rotation.advance"]);
+  });
+});
