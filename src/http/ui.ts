@@ -59,12 +59,14 @@ function loadAssets(dir: string): Map<string, Asset> | undefined {
 /**
  * Serves the web dashboard built into dist/ui (`npm run build`) at /ui: the static shell is
  * public, every API call it makes carries the user's token. Each response, errors included,
- * carries the CSP and the other browser-hardening headers. `dir` defaults to
+ * carries the CSP and the other browser-hardening headers. The files are read once, on the
+ * first request (a rebuilt dashboard needs a restart). `dir` defaults to
  * <package root>/dist/ui, which holds from the sources and from the bundled dist/meshroot.js.
  */
 export const uiRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, opts) => {
   const dir = opts.dir ?? join(packageRoot(), "dist", "ui");
-  let assets = loadAssets(dir);
+  // Read on the first /ui request, not when the app is built (tests build hundreds of apps).
+  let assets: Map<string, Asset> | undefined;
 
   app.addHook("onSend", async (_request, reply, payload) => {
     reply.header("content-security-policy", UI_CSP);

@@ -12,6 +12,7 @@ const TD = "cluster.local";
 
 let server: Server;
 let admin: string;
+let provisioner: string;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -29,6 +30,7 @@ async function seed(): Promise<void> {
     return res;
   };
   await ok("POST", "/v1/trust-domains", { name: TD });
+  provisioner = (await ok("POST", "/v1/tokens", { name: "ci", role: "provisioner", trustDomains: [TD] })).json().token;
   await ok("POST", "/v1/trust-domains", { name: "other.example" });
   const bundle = (await ok("GET", `/v1/trust-domains/${TD}/bundle`)).text;
   const foreign = (await ok("GET", "/v1/trust-domains/other.example/bundle")).text;
@@ -161,6 +163,22 @@ describe.skipIf(skipBrowser)("the dashboard at /ui, in headless chromium", () =>
     expect(await error.textContent()).toMatch(/^That token was not accepted: .+/);
     expect(await page.evaluate(() => sessionStorage.getItem("meshroot.token"))).toBeNull();
     await shot("7-invalid-token");
+  });
+
+  it("a provisioner token sees the fleet, and the audit page says why it may not read the audit trail", async () => {
+    await page.fill("#token", provisioner);
+    await page.click("button[type=submit]");
+    // Signed in again, the dashboard opens the page it was on: the audit page.
+    const refused = await page.waitForSelector(".error");
+    expect(await refused.textContent()).toMatch(/403 forbidden.*needs the auditor role/);
+    await page.click("a[href='#/']");
+    await page.waitForSelector("#fleet-table[data-complete=true]");
+    await page.click("a[href='#/audit']");
+    await page.waitForSelector(".error");
+    await page.click("#verify-chain");
+    await page.waitForSelector("#verify .error");
+    await shot("8-provisioner-audit");
+    await page.click("button.signout");
   });
 
   it("never violated the Content-Security-Policy and threw no script error", () => {

@@ -142,7 +142,7 @@ export function AuditPage() {
         <button type="submit">Apply</button>
       </form>
       {error ? <ErrorBox error={error} what="audit events" /> : null}
-      {events === null ? <Loading what="audit events" /> : <AuditTable events={events} />}
+      {events === null ? <Loading what="audit events" /> : error && events.length === 0 ? null : <AuditTable events={events} />}
       {cursor && events ? (
         <button type="button" onClick={() => void load(filter, cursor, events)}>
           Load older events
