@@ -19,6 +19,7 @@ import { fleetRoutes } from "./routes/fleet.js";
 import { healthRoutes } from "./routes/health.js";
 import { intermediateRoutes } from "./routes/intermediates.js";
 import { certificateRoutes } from "./routes/certificates.js";
+import { rootRotationRoutes } from "./routes/root-rotation.js";
 import { rotationRoutes } from "./routes/rotations.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { trustDomainRoutes } from "./routes/trust-domains.js";
@@ -128,6 +129,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(tokenRoutes, routeDeps);
   await app.register(auditRoutes, routeDeps);
   await app.register(fleetRoutes, routeDeps);
+  await app.register(rootRotationRoutes, routeDeps);
   await app.register(uiRoutes);
   return app;
 }

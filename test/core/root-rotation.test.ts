@@ -159,3 +159,71 @@ describe("root rotation", () => {
     expect(actions).toEqual(["root_rotation.start", "root_rotation.advance", "root_rotation.advance", "root_rotation.switch", "root_rotation.switch", "root_rotation.advance", "root_rotation.advance"]);
   });
 });
+
+describe("root rotation: rollback, force, and intermediate rotation during it", () => {
+  it("steps back from sign-new to the old intermediates, and every peer still accepts every workload", async () => {
+    const { t, a } = await fleet();
+    const steady = await secret(t, "west");
+    await t.core.rootRotation.start("cluster.local", {}, TEST_CTX);
+    await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    const before = { east: await secret(t, "east"), west: await secret(t, "west") };
+    await t.core.rootRotation.advance("cluster.local", { force: true, reason: "canary" }, TEST_CTX);
+    await t.core.rootRotation.switchCluster("cluster.local", "east", TEST_CTX);
+    const switched = await secret(t, "east");
+    const dirs = { eastNew: onDisk(switched), west: onDisk(await secret(t, "west")) };
+    expect(meshWorks(t, dirs)).toEqual([]);
+
+    const back = await t.core.rootRotation.rollback("cluster.local", "east's istiod did not reload", TEST_CTX);
+    expect(back.rotation.phase).toBe("trust-both");
+    const after = { east: await secret(t, "east"), west: await secret(t, "west") };
+    // East signs with its old intermediate again, under A ‖ B: a subset of what it loaded in sign-new.
+    expect(after.east.files["ca-cert.pem"]).toBe(before.east.files["ca-cert.pem"]);
+    expect(after.east.files["root-cert.pem"]).toBe(a.certPem + back.newRoot.certPem);
+    expect(switched.files["root-cert.pem"].startsWith(after.east.files["root-cert.pem"])).toBe(true);
+    expect(back.clusters.find((c) => c.name === "east")).toMatchObject({ switched: false, prepared: { serial: switched.record.serial } });
+    // A workload east signed under B before the rollback is still accepted (its intermediate stays trusted and CRL-covered).
+    expect(meshWorks(t, { ...dirs, eastOld: onDisk(after.east), westAfter: onDisk(after.west) })).toEqual([]);
+
+    expect((await t.core.rootRotation.rollback("cluster.local", undefined, TEST_CTX)).rotation.phase).toBe("prepared");
+    expect((await secret(t, "west")).files).toEqual(steady.files);
+    const gone = await t.core.rootRotation.rollback("cluster.local", undefined, TEST_CTX);
+    expect(gone.rotation.phase).toBe("rolled-back");
+    expect((await t.core.trustDomains.get("cluster.local")).roots.map((r) => r.status)).toEqual(["active", "retired"]);
+    expect((await secret(t, "west")).files).toEqual(steady.files);
+    await expect(t.core.rootRotation.rollback("cluster.local", undefined, TEST_CTX)).rejects.toMatchObject({ code: "root_rotation_not_found" });
+    // A new rotation can start after a rolled-back one.
+    expect((await t.core.rootRotation.start("cluster.local", {}, TEST_CTX)).newRoot.generation).toBe(3);
+  });
+
+  it("forces a gate with a reason, audits who had not converged, and refuses to step back from drop-old", async () => {
+    const { t } = await fleet();
+    await t.core.rootRotation.start("cluster.local", {}, TEST_CTX);
+    await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    await expect(t.core.rootRotation.advance("cluster.local", { force: true }, TEST_CTX)).rejects.toMatchObject({ code: "validation_failed" });
+    const forced = await t.core.rootRotation.advance("cluster.local", { force: true, reason: "root key compromised" }, TEST_CTX);
+    expect([forced.movedTo, forced.forced.map((f) => [f.cluster, f.code])]).toEqual(["sign-new", [["east", "never_observed"], ["west", "never_observed"]]]);
+    const [event] = await t.core.audit.list({ action: "root_rotation.force" }, { limit: 1 });
+    expect(event!.details).toMatchObject({ from: "trust-both", to: "sign-new", reason: "root key compromised", notConverged: [{ cluster: "east", code: "never_observed" }, { cluster: "west", code: "never_observed" }] });
+    await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX); // switches both
+    await t.core.rootRotation.advance("cluster.local", { force: true, reason: "emergency" }, TEST_CTX);
+    await expect(t.core.rootRotation.rollback("cluster.local", undefined, TEST_CTX)).rejects.toMatchObject({ code: "root_rotation_step" });
+  });
+
+  it("keeps intermediate rotation working: under the old root before a cluster switches, under the new one after", async () => {
+    const { t } = await fleet();
+    const started = await t.core.rootRotation.start("cluster.local", {}, TEST_CTX);
+    await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
+    const underA = await t.core.issuance.issue("east", {}, TEST_CTX);
+    expect([underA.record.rootSerial, underA.record.generation, underA.files["root-cert.pem"]]).toEqual([started.oldRoot.serial, 3, started.oldRoot.certPem + started.newRoot.certPem]);
+    // The prepared one (generation 2) still waits; switching puts it in service over generation 3.
+    await t.core.rootRotation.advance("cluster.local", { force: true, reason: "test" }, TEST_CTX);
+    const v = await t.core.rootRotation.switchCluster("cluster.local", "east", TEST_CTX);
+    const east = v.clusters.find((c) => c.name === "east")!;
+    expect([east.active!.generation, east.active!.rootSerial, east.active!.supersedes]).toEqual([2, started.newRoot.serial, underA.record.serial]);
+    const underB = await t.core.issuance.issue("east", {}, TEST_CTX);
+    expect([underB.record.rootSerial, underB.record.generation, underB.record.supersedes]).toEqual([started.newRoot.serial, 4, east.active!.serial]);
+    expect(underB.files["root-cert.pem"]).toBe(started.oldRoot.certPem + started.newRoot.certPem + started.newRoot.certPem);
+    // A cluster that rotated under the new root cannot be stepped back: the rollback says which.
+    await expect(t.core.rootRotation.rollback("cluster.local", undefined, TEST_CTX)).rejects.toMatchObject({ code: "root_rotation_step", message: expect.stringContaining("east") });
+  });
+});

@@ -13,7 +13,7 @@ interface RouteCase {
   access: Access;
   ok: number;
   url: () => string | Promise<string>;
-  body?: () => unknown;
+  body?: () => unknown | Promise<unknown>;
   contentType?: string;
   /** A provisioner route that filters by scope instead of refusing (rotation runs). */
   filtersByScope?: boolean;
@@ -100,10 +100,62 @@ const routes: RouteCase[] = [
     ok: 200,
     url: async () => `/v1/certificates/${(await t.core.clusters.get("prod-a")).active!.serial}`,
   },
+  { method: "POST", path: "/v1/trust-domains/{name}/root-rotation", access: "admin", ok: 201, url: async () => `/v1/trust-domains/${await rotating()}/root-rotation`, body: () => ({}) },
+  { method: "GET", path: "/v1/trust-domains/{name}/root-rotation", access: "auditor", ok: 200, url: async () => `/v1/trust-domains/${await rotating("prepared")}/root-rotation` },
+  { method: "POST", path: "/v1/trust-domains/{name}/root-rotation/advance", access: "admin", ok: 200, url: async () => `/v1/trust-domains/${await rotating("prepared")}/root-rotation/advance`, body: () => ({}) },
+  { method: "POST", path: "/v1/trust-domains/{name}/root-rotation/rollback", access: "admin", ok: 200, url: async () => `/v1/trust-domains/${await rotating("prepared")}/root-rotation/rollback`, body: () => ({}) },
+  {
+    method: "POST",
+    path: "/v1/trust-domains/{name}/root-rotation/clusters/{cluster}/switch",
+    access: "admin",
+    ok: 200,
+    url: async () => {
+      const td = await rotating("sign-new");
+      return `/v1/trust-domains/${td}/root-rotation/clusters/${clusterOf(td)}/switch`;
+    },
+  },
+  {
+    method: "POST",
+    path: "/v1/trust-domains/{name}/root-rotation/clusters/{cluster}/csr",
+    access: "admin",
+    ok: 201,
+    url: async () => {
+      const td = await rotating("prepared", true);
+      return `/v1/trust-domains/${td}/root-rotation/clusters/${clusterOf(td)}/csr`;
+    },
+    body: async () => ({ csrPem: (await makeCsr()).pem }),
+  },
+  {
+    method: "GET",
+    path: "/v1/trust-domains/{name}/roots/{serial}/crl",
+    access: "public",
+    ok: 200,
+    url: async () => `/v1/trust-domains/cluster.local/roots/${(await t.core.trustDomains.get("cluster.local")).roots[0]!.serial}/crl`,
+  },
   { method: "GET", path: "/healthz", access: "public", ok: 200, url: () => "/healthz" },
   { method: "GET", path: "/metrics", access: "public", ok: 200, url: () => "/metrics" },
   { method: "GET", path: "/readyz", access: "public", ok: 200, url: () => "/readyz" },
 ];
+
+/**
+ * A fresh trust domain with one cluster c1 (escrowed, or external with a CSR-issued intermediate),
+ * and a root rotation brought to `phase` by forced steps (none: no rotation).
+ */
+async function rotating(phase?: "prepared" | "sign-new", external = false): Promise<string> {
+  const name = `rot${next()}.example`;
+  await t.core.trustDomains.create({ name }, TEST_CTX);
+  await t.core.clusters.register({ name: clusterOf(name), trustDomain: name }, TEST_CTX);
+  return phase === undefined ? name : advanceTo(name, phase, external);
+}
+
+const clusterOf = (trustDomain: string) => `c-${trustDomain.split(".")[0]}`;
+
+async function advanceTo(name: string, phase: "prepared" | "sign-new", external: boolean): Promise<string> {
+  await t.core.issuance.issue(clusterOf(name), external ? { csrPem: (await makeCsr()).pem } : {}, TEST_CTX);
+  await t.core.rootRotation.start(name, {}, TEST_CTX);
+  if (phase === "sign-new") for (let i = 0; i < 2; i++) await t.core.rootRotation.advance(name, { force: true, reason: "test" }, TEST_CTX);
+  return name;
+}
 
 function expected({ access, ok, filtersByScope }: RouteCase, caller: Caller): number {
   if (access === "public") return ok;
@@ -177,7 +229,7 @@ describe("authorization matrix: every route × every caller", () => {
             ...(secret ? { authorization: `Bearer ${secret}` } : {}),
             ...(route.contentType ? { "content-type": route.contentType } : {}),
           },
-          ...(route.body ? { payload: route.body() as object } : {}),
+          ...(route.body ? { payload: (await route.body()) as object } : {}),
         });
         expect(res.statusCode, res.body).toBe(want);
         if (want === 401 || want === 403) {

@@ -124,6 +124,9 @@ const EXAMPLE_ORDER: { route: string; url: (ctx: { serial?: string }) => string 
   { route: "PUT /v1/clusters/{name}/observation", url: () => "/v1/clusters/east/observation" },
   { route: "POST /v1/tokens", url: () => "/v1/tokens" },
   { route: "POST /v1/rotations/run", url: () => "/v1/rotations/run" },
+  { route: "POST /v1/trust-domains/{name}/root-rotation", url: () => "/v1/trust-domains/mesh.example.com/root-rotation" },
+  { route: "POST /v1/trust-domains/{name}/root-rotation/advance", url: () => "/v1/trust-domains/mesh.example.com/root-rotation/advance" },
+  { route: "POST /v1/trust-domains/{name}/root-rotation/rollback", url: () => "/v1/trust-domains/mesh.example.com/root-rotation/rollback" },
   { route: "POST /v1/certificates/{serial}/revoke", url: ({ serial }) => `/v1/certificates/${serial}/revoke` },
 ];
 

@@ -90,13 +90,36 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
   );
 
   app.get(
+    "/v1/trust-domains/:name/roots/:serial/crl",
+    {
+      config: { auth: "public" },
+      schema: {
+        tags: ["revocation"],
+        summary: "One root's current CRL (DER by default, ?format=pem): the CRL distribution point of intermediates under a root from a root rotation",
+        params: RootParams,
+        querystring: CrlQuery,
+        response: {
+          200: { description: "X.509 CRL", content: { "application/pkix-crl": { schema: z.string() }, "application/x-pem-file": { schema: z.string() } } },
+          ...problemResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const der = await core.revocation.rootCrlDerOf(request.params.name, request.params.serial);
+      return request.query.format === "pem"
+        ? reply.type("application/x-pem-file").send(toPem(der, "X509 CRL"))
+        : reply.type("application/pkix-crl").send(Buffer.from(der) as never);
+    },
+  );
+
+  app.get(
     "/v1/trust-domains/:name/crl",
     {
       config: { auth: "public" },
       onRequest: servedFromCache("application/pkix-crl", (name) => publicCache.crls.peek(name)),
       schema: {
         tags: ["revocation"],
-        summary: "The root's current CRL (DER by default, ?format=pem)",
+        summary: "The first root's current CRL (DER by default, ?format=pem): the CRL distribution point of the intermediates it signed",
         params: NameParam(TrustDomainName),
         querystring: CrlQuery,
         response: {

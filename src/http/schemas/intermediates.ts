@@ -6,7 +6,7 @@ export const Intermediate = z.object({
   cluster: ClusterName,
   trustDomain: TrustDomainName,
   generation: z.int(),
-  status: z.enum(["active", "superseded", "revoked", "expired"]),
+  status: z.enum(["prepared", "active", "superseded", "revoked", "expired"]).describe("prepared: issued under a rotation's new root, used once the cluster switches"),
   custody: z.enum(["escrowed", "external"]).describe("escrowed: meshroot holds the encrypted key; external: the key never reached meshroot"),
   keyAlgorithm: KeyAlgorithmSchema,
   subject: z.string(),

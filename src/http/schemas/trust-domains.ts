@@ -4,30 +4,30 @@ import { PemText, Timestamp, TrustDomainName, KeyAlgorithmSchema } from "./commo
 /** Characters of an X.509 PrintableString (what the organization attribute is encoded as). */
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 
+/** A root meshroot generates (trust-domain creation, root rotation). */
+export const GeneratedRoot = z.strictObject({
+  keyAlgorithm: KeyAlgorithmSchema.optional().describe("root key algorithm (default ecdsa-p256)"),
+  validityDays: z.int().min(1).max(36_500).optional().describe("root validity in days (default 3650)"),
+  organization: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(PRINTABLE, "may hold letters, digits, spaces and ' ( ) + , - . / : = ?")
+    .optional()
+    .describe("O= of the root and its intermediates (default meshroot)"),
+});
+
+/** An existing root and its key, imported after the import checks. */
+export const ImportedRoot = z.strictObject({
+  certificatePem: PemText("the root certificate (PEM)"),
+  privateKeyPem: PemText("its private key: PEM PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY, unencrypted"),
+});
+
 export const CreateTrustDomainBody = z
   .strictObject({
     name: TrustDomainName,
-    root: z
-      .strictObject({
-        keyAlgorithm: KeyAlgorithmSchema.optional().describe("root key algorithm (default ecdsa-p256)"),
-        validityDays: z.int().min(1).max(36_500).optional().describe("root validity in days (default 3650)"),
-        organization: z
-          .string()
-          .min(1)
-          .max(64)
-          .regex(PRINTABLE, "may hold letters, digits, spaces and ' ( ) + , - . / : = ?")
-          .optional()
-          .describe("O= of the root and its intermediates (default meshroot)"),
-      })
-      .optional()
-      .describe("parameters of a generated root"),
-    import: z
-      .strictObject({
-        certificatePem: PemText("the root certificate (PEM)"),
-        privateKeyPem: PemText("its private key: PEM PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY, unencrypted"),
-      })
-      .optional()
-      .describe("an existing root to import instead of generating one"),
+    root: GeneratedRoot.optional().describe("parameters of a generated root"),
+    import: ImportedRoot.optional().describe("an existing root to import instead of generating one"),
   })
   .refine((b) => !(b.root && b.import), { message: "give either root (generate) or import, not both", path: ["import"] })
   .describe("a trust domain with a generated or imported root")
@@ -39,7 +39,7 @@ export const CreateTrustDomainBody = z
 export const Root = z.object({
   serial: z.string().describe("hex serial number"),
   generation: z.int(),
-  status: z.enum(["active", "retiring", "retired"]),
+  status: z.enum(["prepared", "active", "retiring", "retired", "revoked"]).describe("prepared: a root rotation's new root, not yet trusted; retired/revoked: replaced by a root rotation"),
   imported: z.boolean(),
   keyAlgorithm: KeyAlgorithmSchema,
   subject: z.string(),
