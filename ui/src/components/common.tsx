@@ -102,12 +102,12 @@ export function Section({ title, children, id }: { title: string; children: Comp
 
 export type Load<T> = { data?: T; error?: unknown; loading: boolean };
 
-/** Runs `fn` when `deps` change and keeps its result or error; a stale answer is dropped. */
+/** Runs `fn` when `deps` change and keeps its result or error (the previous result stays shown meanwhile); a stale answer is dropped. */
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Load<T> {
   const [state, setState] = useState<Load<T>>({ loading: true });
   useEffect(() => {
     let live = true;
-    setState({ loading: true });
+    setState((s) => ({ data: s.data, loading: true }));
     fn().then(
       (data) => live && setState({ data, loading: false }),
       (error: unknown) => live && setState({ error, loading: false }),

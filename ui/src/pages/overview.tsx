@@ -6,7 +6,8 @@ import type { FleetEntry, TrustState } from "../types.js";
 
 /** Every cluster of every trust domain, worst first, with counts, filters and a search. */
 export function Overview({ now }: { now: number }) {
-  const fleet = useLoad(() => getAll<FleetEntry>("/v1/fleet", 500, takeFirstFleetPage<FleetEntry>()), []);
+  const [generation, setGeneration] = useState(0);
+  const fleet = useLoad(() => getAll<FleetEntry>("/v1/fleet", 500, takeFirstFleetPage<FleetEntry>()), [generation]);
   const [td, setTd] = useState("");
   const [state, setState] = useState<TrustState | "">("");
   const [query, setQuery] = useState("");
@@ -77,6 +78,9 @@ export function Overview({ now }: { now: number }) {
           <input type="search" value={query} placeholder="name, label, reason…" onInput={(e) => setQuery((e.target as HTMLInputElement).value)} name="q" />
         </label>
         <span class="muted">{shown.length} shown</span>
+        <button type="button" class="refresh" onClick={() => setGeneration(generation + 1)} disabled={fleet.loading} title="Read the fleet again">
+          {fleet.loading ? "Refreshing…" : "↻ Refresh"}
+        </button>
       </div>
       <table class="fleet" id="fleet-table" data-complete="true" data-total={all.length}>
         <thead>
