@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { buildApp, LOG_REDACT } from "../http/app.js";
 import { CLIENT_SETTINGS, parseConfig, settingsHelp, unknownSettings, type Config } from "../config.js";
@@ -27,6 +28,8 @@ export async function serveCommand(): Promise<void> {
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   lockDataDir(config.dataDir, stderrNotice);
+  // A busy port is found before anything is created in a fresh data directory.
+  await checkPortFree(config);
   const runtime = await openRuntime(config, stderrNotice);
   if (config.env === "production" && !config.adminToken && !(await runtime.core.tokens.bootstrapped())) {
     runtime.close();
@@ -86,6 +89,21 @@ export async function serveCommand(): Promise<void> {
 
   const tokenHint = secret === undefined ? "" : config.adminToken ? " (admin token: MESHROOT_ADMIN_TOKEN)" : ` (admin token: ${join(config.dataDir, ADMIN_TOKEN_FILE)})`;
   stderrNotice("info", `listening on ${address} with data in ${config.dataDir}${tokenHint}; API docs at ${address}/docs`);
+}
+
+/** Binds the configured address once and lets it go: throws listenError's line when it is taken. */
+async function checkPortFree(config: Readonly<Config>): Promise<void> {
+  if (config.port === 0) return;
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once("error", reject);
+      probe.listen({ host: config.host, port: config.port, exclusive: true }, resolve);
+    });
+  } catch (err) {
+    throw listenError(err, config);
+  }
+  await new Promise((resolve) => probe.close(resolve));
 }
 
 /** A listen failure the operator can act on, as one line; anything else unchanged. */
