@@ -62,7 +62,7 @@ export interface Intermediate {
   cluster: string;
   trustDomain: string;
   generation: number;
-  status: "active" | "superseded" | "revoked" | "expired";
+  status: "prepared" | "active" | "superseded" | "revoked" | "expired";
   custody: "escrowed" | "external";
   keyAlgorithm: string;
   subject: string;
@@ -78,7 +78,7 @@ export interface Intermediate {
 export interface Root {
   serial: string;
   generation: number;
-  status: "active" | "retiring" | "retired";
+  status: "prepared" | "active" | "retiring" | "retired" | "revoked";
   imported: boolean;
   keyAlgorithm: string;
   subject: string;

@@ -9,7 +9,7 @@ export interface Window {
   from: number;
   to: number;
   rotateAfter?: number;
-  status: "active" | "superseded" | "revoked" | "expired";
+  status: "prepared" | "active" | "superseded" | "revoked" | "expired";
   label: string;
 }
 
@@ -117,7 +117,7 @@ export function Timeline({ rows, marks, now, caption }: { rows: Row[]; marks: Ma
                 const x0 = x(w.from);
                 const top = y + 3 + (r.windows.length > 1 ? (n % 2) * (LANE_H + 2) : 6);
                 const width = Math.max(2, x(w.to) - x0);
-                const fill = w.status === "active" ? undefined : `url(#${id}-${w.status})`;
+                const fill = w.status === "active" || w.status === "prepared" ? undefined : `url(#${id}-${w.status})`;
                 const title = `${r.label} ${w.label} (${w.status}): ${day(new Date(w.from).toISOString())} → ${day(new Date(w.to).toISOString())}` +
                   (w.rotateAfter ? `, rotate after ${day(new Date(w.rotateAfter).toISOString())}` : "");
                 return (
@@ -147,7 +147,8 @@ export function Timeline({ rows, marks, now, caption }: { rows: Row[]; marks: Ma
       </svg>
       <figcaption>
         {caption}. Legend: <span class="key active">solid = active</span> <span class="key superseded">hatched = superseded</span>{" "}
-        <span class="key revoked">crossed = revoked</span> <span class="key expired">dotted = expired</span>; ▼ and thin line = rotate-after; dashed line = a root's
+        <span class="key revoked">crossed = revoked</span> <span class="key expired">dotted = expired</span>{" "}
+        <span class="key prepared">outlined = prepared (a root rotation's, not yet used)</span>; ▼ and thin line = rotate-after; dashed line = a root's
         expiry; solid vertical line = today.
         {outside.map((m) => (
           <span key={m.label} class="beyond">

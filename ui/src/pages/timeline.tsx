@@ -17,7 +17,7 @@ export function windowsOf(gens: Intermediate[]): Window[] {
 
 /** The dashed lines: when each root of the shown trust domains expires. */
 export function rootMarks(domains: TrustDomain[]): Mark[] {
-  return domains.flatMap((d) => d.roots.filter((r) => r.status !== "retired").map((r) => ({ at: Date.parse(r.notAfter), label: `root ${d.name} g${r.generation} expires` })));
+  return domains.flatMap((d) => d.roots.filter((r) => r.status !== "retired" && r.status !== "revoked").map((r) => ({ at: Date.parse(r.notAfter), label: `root ${d.name} g${r.generation} expires` })));
 }
 
 interface Picture {

@@ -21,7 +21,7 @@ export function TrustDomainPage({ name, now }: { name: string; now: number }) {
       </p>
       <Section title="Roots" id="roots">
         <Timeline
-          rows={d.roots.map((r) => ({ key: r.serial, label: `root g${r.generation}`, windows: [{ from: Date.parse(r.notBefore), to: Date.parse(r.notAfter), status: r.status === "active" ? "active" : "superseded", label: `g${r.generation} ${r.status}` }] }))}
+          rows={d.roots.map((r) => ({ key: r.serial, label: `root g${r.generation}`, windows: [{ from: Date.parse(r.notBefore), to: Date.parse(r.notAfter), status: r.status === "active" || r.status === "prepared" ? r.status : r.status === "revoked" ? "revoked" : "superseded", label: `g${r.generation} ${r.status}` }] }))}
           marks={[]}
           now={now}
           caption={`Validity of ${d.name}'s roots`}
