@@ -12,7 +12,7 @@ import { authFailureLimiter } from "./auth-rate-limit.js";
 import { installErrorHandling, sendProblem } from "./error-handler.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { publicCache, type PublicCache } from "./public-cache.js";
-import { registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
+import { docsPageOptions, registerOpenApi, serializerCompiler, validatorCompiler } from "./openapi.js";
 import { auditRoutes } from "./routes/audit.js";
 import { clusterRoutes } from "./routes/clusters.js";
 import { fleetRoutes } from "./routes/fleet.js";
@@ -116,7 +116,7 @@ export async function buildApp(deps: AppDeps) {
   installAuth(app, deps.core.tokens, deps.core.audit, limiter, trustDomainOf);
 
   await registerOpenApi(app, VERSION);
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  await app.register(fastifySwaggerUi, docsPageOptions);
   app.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () => app.swagger());
 
   const routeDeps = { core: deps.core, clock: deps.clock, publicCache: deps.publicCache ?? publicCache(deps.clock, 0) };

@@ -165,6 +165,13 @@ describe("OpenAPI request examples", () => {
 });
 
 describe("the docs page", () => {
+  it("is what the served app shows at /docs", async () => {
+    const t = await testApp();
+    const page = await t.app.inject({ url: "/docs/" });
+    expect([page.statusCode, page.body.includes("<title>meshroot API</title>")]).toEqual([200, true]);
+    expect((await t.app.inject({ url: "/docs/static/theme/meshroot.css" })).statusCode).toBe(200);
+  });
+
   it("is titled and styled as meshroot's, with every asset served locally", async () => {
     const app = Fastify();
     await registerOpenApi(app, "test");
