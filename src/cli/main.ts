@@ -9,6 +9,7 @@ import { CliError, reportCliError, withClientOptions } from "./client.js";
 import { registerClientCommands, registerDualModeCommands } from "./commands.js";
 import { initCommand } from "./init.js";
 import { observeCommand } from "./observe.js";
+import { registerRootRotationCommands } from "./root-rotation.js";
 import { serveCommand } from "./serve.js";
 
 const program = new Command()
@@ -61,6 +62,7 @@ withClientOptions(
 ).action((opts) => observeCommand(opts));
 
 registerClientCommands(program);
+registerRootRotationCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CliError) process.exit(reportCliError(err));
