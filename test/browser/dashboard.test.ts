@@ -46,6 +46,8 @@ async function seed(): Promise<void> {
   expect(east.json().trust.state).toBe("converged");
   const west = await ok("PUT", "/v1/clusters/west/observation", { rootCertPem: foreign, caCertPem: issued.west, istioVersion: "1.26.4" });
   expect(west.json().trust.state).toBe("drift");
+  // A root rotation under way in the other trust domain (no cluster there: nothing else changes).
+  await ok("POST", "/v1/trust-domains/other.example/root-rotation", {});
 }
 
 async function shot(name: string): Promise<void> {
@@ -143,8 +145,12 @@ describe.skipIf(skipBrowser)("the dashboard at /ui, in headless chromium", () =>
     await shot("4-timeline");
     await page.goto(`${server.url}/ui/#/trust-domains/${TD}`);
     await page.waitForSelector("#crl .badge");
-    expect(await page.locator("[data-placeholder=root-rotation]").count()).toBe(1);
+    await page.locator("#root-rotation", { hasText: "never rotated its root" }).waitFor();
     await shot("5-trust-domain");
+    await page.goto(`${server.url}/ui/#/trust-domains/other.example`);
+    await page.waitForSelector("#root-rotation ol.phases li.current");
+    expect(await page.locator("#root-rotation li.current").textContent()).toContain("prepared");
+    await shot("5b-trust-domain-root-rotation");
     await page.click("a[href='#/audit']");
     await page.waitForSelector("table.audit");
     await page.click("#verify-chain");

@@ -4,6 +4,7 @@ import { Timeline } from "../components/timeline.js";
 import { crlInfo } from "../crl.js";
 import { day, relative, shortFp, stamp, worstFirst } from "../format.js";
 import type { FleetEntry, TrustDomain } from "../types.js";
+import { RootRotationSection } from "./root-rotation.js";
 
 export function TrustDomainPage({ name, now }: { name: string; now: number }) {
   const domain = useLoad(() => getJson<TrustDomain>(`/v1/trust-domains/${enc(name)}`), [name]);
@@ -74,10 +75,7 @@ export function TrustDomainPage({ name, now }: { name: string; now: number }) {
         )}
       </Section>
       <Section title="Root rotation" id="root-rotation">
-        {/* Root rotation (phases and per-cluster gates) is shown here once the root rotation API exists. */}
-        <p class="note placeholder" data-placeholder="root-rotation">
-          Root rotation phases and per-cluster gate status will appear here once meshroot supports root rotation.
-        </p>
+        <RootRotationSection name={d.name} now={now} />
       </Section>
       <Section title="Clusters" id="clusters">
         {clusters.error ? (
