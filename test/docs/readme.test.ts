@@ -17,6 +17,9 @@ import { readmeBlocks, type ReadmeBlock } from "./readme-blocks.js";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const blocks = readmeBlocks(readFileSync(join(root, "README.md"), "utf8"));
 
+/** A block is killed after this long (a loaded CI machine runs a few dozen CLI calls in it). */
+const BLOCK_TIMEOUT_MS = 90_000;
+
 /** Runs before each block: the previous block's variables and directory, then saves them on success. */
 const PROLOGUE = String.raw`set -euo pipefail
 __state_out=$1
@@ -46,7 +49,7 @@ function runBash(script: string, args: string[], cwd: string, env: Record<string
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), BLOCK_TIMEOUT_MS);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -107,14 +110,14 @@ fi
       if (failed) ctx.skip(`an earlier block failed: ${failed}`);
       await runBlock(block);
       if (block.retried) await runBlock(block, " (run again)");
-    });
+    }, 2 * BLOCK_TIMEOUT_MS + 10_000);
   }
 
   it("applied cacerts Secrets that openssl verifies, for the quick start's cluster and the pipeline's", (ctx) => {
     if (failed) ctx.skip(`an earlier block failed: ${failed}`);
     const applied = readFileSync(join(kubeState, "applied.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { context: string; kind: string; name: string; namespace: string; keys: string[] });
     const cacerts = applied.filter((a) => a.kind === "Secret" && a.name === "cacerts");
-    expect(new Set(cacerts.map((a) => a.context))).toEqual(new Set(["east", "prod-eu-1"]));
+    expect([...new Set(cacerts.map((a) => a.context))]).toEqual(expect.arrayContaining(["east", "prod-eu-1"]));
     for (const a of cacerts) expect(a.keys).toEqual(expect.arrayContaining(["ca-cert.pem", "ca-key.pem", "cert-chain.pem", "root-cert.pem"]));
     // After the revocation, east's Secret was refreshed with ca-crl.pem.
     expect(cacerts.filter((a) => a.context === "east").at(-1)!.keys).toContain("ca-crl.pem");
@@ -146,7 +149,7 @@ fi
     const r = await runBash(script, [stateOut, stateIn], existsSync(stateIn) ? dir : clone, env);
     if (r.code !== 0 || !existsSync(stateOut)) {
       failed = where;
-      throw new Error(`the block at ${where} failed (exit ${r.code}):\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout.slice(-4000)}\n--- server\n${server.stderr().slice(-2000)}`);
+      throw new Error(`the block at ${where} failed (${r.code === null ? `killed after ${BLOCK_TIMEOUT_MS / 1000} s` : `exit ${r.code}`}):\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout.slice(-4000)}\n--- server\n${server.stderr().slice(-2000)}`);
     }
   }
 });
