@@ -11,7 +11,9 @@ import { systemContext } from "../src/core/audit.js";
 import { keyGenParams, signingAlgorithm } from "../src/x509/key-algorithms.js";
 import { parseConfig } from "../src/config.js";
 import { openRuntime } from "../src/runtime.js";
+import { FLEET_CLUSTERS, FLEET_INTERMEDIATES, observeFleet, seedFleet } from "./fleet.js";
 import { seedAudit, seedIntermediates } from "./seed.js";
+import { uiOverviewFigure } from "./ui-overview.js";
 
 // `npm run bench`: starts the real `meshroot serve` with production settings, drives it over
 // keep-alive HTTP from this process, and prints each figure beside a baseline from the same run.
@@ -88,7 +90,11 @@ async function startServer(env: Record<string, string>) {
         resolve(m[1]!);
       }
     }, 2);
-    proc.on("exit", (code) => reject(new Error(`server exited ${code}: ${err}`)));
+    proc.on("exit", (code, signal) => {
+      // A server that dies while the bench drives it says why (its stderr), instead of "fetch failed".
+      if (code !== 0 && signal !== "SIGTERM") process.stderr.write(`  server exited (${code ?? signal}): ${err.slice(-2000)}\n`);
+      reject(new Error(`server exited ${code}: ${err}`));
+    });
   });
   for (;;) {
     const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
@@ -140,8 +146,9 @@ const fmt = (n: number, d = 0) => n.toLocaleString("en-US", { maximumFractionDig
 async function main() {
   process.stderr.write(`meshroot bench (${quick ? "quick" : "full"}) on ${process.version}\n`);
 
-  if (only !== "scale") await serverFigures();
-  if (only !== "server") await scaleFigures();
+  if (only === undefined || only === "server") await serverFigures();
+  if (only === undefined || only === "fleet") await fleetFigures();
+  if (only === undefined || only === "scale") await scaleFigures();
   report();
 }
 
@@ -262,6 +269,46 @@ async function serverFigures() {
   }
   bare.kill();
   await server.stop();
+}
+
+async function fleetFigures() {
+  // --- the fleet view at 500 clusters / 5,000 intermediates: GET /v1/fleet and the dashboard ----
+  const f = workDir();
+  const seeded = await openCore(f.env);
+  let t = performance.now();
+  await seedFleet(seeded.db, seeded.core, "fleet.example");
+  process.stderr.write(`  (seeded ${fmt(FLEET_CLUSTERS)} clusters, ${fmt(FLEET_INTERMEDIATES)} intermediates in ${fmt((performance.now() - t) / 1000, 1)} s)\n`);
+  seeded.db.close();
+  const srv = await startServer(f.env);
+  const token = f.env.MESHROOT_ADMIN_TOKEN!;
+  t = performance.now();
+  await observeFleet(srv.url, token, "fleet.example");
+  process.stderr.write(`  (${fmt(FLEET_CLUSTERS)} observations over HTTP in ${fmt((performance.now() - t) / 1000, 1)} s)\n`);
+  const whole = await fetchOk(`${srv.url}/v1/fleet?limit=500`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ items: { trust: { state: string } }[] }>);
+  const states = whole.items.reduce<Record<string, number>>((m, i) => ((m[i.trust.state] = (m[i.trust.state] ?? 0) + 1), m), {});
+  const run = await load(srv.url, token, { connections: 1, duration: DURATION, paths: (i) => (i % 4 === 3 ? "/v1/fleet?limit=500&state=drift" : "/v1/fleet?limit=500") });
+  record({
+    figure: `GET /v1/fleet, ${fmt(FLEET_CLUSTERS)} clusters in one page, ${fmt(FLEET_INTERMEDIATES)} intermediates (1 client)`,
+    value: `p99 ${fmt(run.p99)} ms, p50 ${fmt(run.p50)} ms (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(", ")})${failures(run)}`,
+    target: "p99 ≤ 50 ms",
+    baseline: "—",
+    ratio: "—",
+    pass: clean(run) && run.p99 <= 50 && whole.items.length === FLEET_CLUSTERS,
+  });
+  try {
+    const ui = await uiOverviewFigure(srv.url, token);
+    record({
+      figure: `dashboard overview interactive, ${fmt(ui.clusters)} clusters (headless Chromium, signed in: load, fetch, render)`,
+      value: `${fmt(ui.ms)} ms (first sign-in, typing the token included: ${fmt(ui.signInMs)} ms)`,
+      target: "≤ 1,000 ms",
+      baseline: "—",
+      ratio: "—",
+      pass: ui.ms <= 1000 && ui.clusters === FLEET_CLUSTERS,
+    });
+  } catch (err) {
+    record({ figure: "dashboard overview interactive (headless Chromium)", value: `not measured: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`, target: "≤ 1,000 ms", baseline: "—", ratio: "—", pass: false });
+  }
+  await srv.stop();
 }
 
 async function scaleFigures() {

@@ -16,9 +16,9 @@ export async function seedIntermediates(db: Db, core: Core, trustDomain: string,
   const sample = await core.issuance.issue("s0", {}, CTX);
   const r = sample.record;
   const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody, key_algorithm,
-      cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, rotate_after, revoked_at, revocation_reason, created_at, subject)
+      cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, rotate_after, revoked_at, revocation_reason, created_at, subject, key_id)
     VALUES (@serial, @cluster, @trustDomain, @rootSerial, @generation, @status, 'escrowed', 'ecdsa-p256', @certPem, @sealedKey,
-      @fingerprint, @notBefore, @notAfter, @rotateAfter, @revokedAt, @reason, @createdAt, @subject)`);
+      @fingerprint, @notBefore, @notAfter, @rotateAfter, @revokedAt, @reason, @createdAt, @subject, @keyId)`);
   const perCluster = Math.ceil(count / clusters);
   const base = r.createdAt.getTime() - count * 1000;
   db.transaction(() => {
@@ -43,6 +43,7 @@ export async function seedIntermediates(db: Db, core: Core, trustDomain: string,
           reason: revoked ? "superseded" : null,
           createdAt: base + n * 1000,
           subject: `O=meshroot, CN=Intermediate CA, L=s${c}, OU=generation-${g}`,
+          keyId: r.keyId ?? null,
         });
       }
     }

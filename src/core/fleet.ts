@@ -1,21 +1,35 @@
-import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
-import { subjectKeyId } from "../x509/certificates.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import { clusterState, type ClusterState } from "./cluster-state.js";
 import { requireCluster } from "./clusters.js";
 import type { LabelSelector } from "./label-selector.js";
 import { parseObservation } from "./observation-input.js";
 import { observedFacts, sha256Hex } from "./observed-facts.js";
+import { issuerKeyIds } from "./issuer-key-ids.js";
 import type { ClusterRecord, IntermediateRecord, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, RootRotationRecord, Store } from "./ports.js";
 import { DEFAULT_OBSERVATION_MAX_AGE_MS, deriveTrustState, desiredBundle, type DesiredBundle, type NeededIssuer, type TrustState, type TrustVerdict } from "./trust-state.js";
 import { bundlePem, bundleRoots, crlRootSerials, includesPrepared, isSwitched } from "./root-rotation-plan.js";
 
+/** Audited writes that change a trust domain's roots or live intermediates (its desired files). */
+const ISSUER_ACTIONS = [
+  "trust_domain.create",
+  "intermediate.issue",
+  "intermediate.rotate",
+  "intermediate.prepare",
+  "intermediate.revoke",
+  "cluster.decommission",
+  "root_rotation.start",
+  "root_rotation.advance",
+  "root_rotation.force",
+  "root_rotation.switch",
+  "root_rotation.rollback",
+] as const;
+
 type Deps = {
   store: Pick<
     Store,
-    "getCluster" | "listClusters" | "listRoots" | "latestRootRotation" | "listLiveIntermediates" | "insertObservation" | "latestObservation" | "latestObservationSummaries" | "activeAndLatestIntermediates"
+    "getCluster" | "getIntermediate" | "latestAuditSeq" | "listClusters" | "listRoots" | "latestRootRotation" | "listLiveIssuers" | "insertObservation" | "latestObservation" | "latestObservationSummaries" | "activeAndLatestIntermediates"
   >;
   clock: Clock;
   /** Older observations make a cluster stale (default 24 h). */
@@ -53,32 +67,39 @@ interface Desired {
   needed: NeededIssuer[];
 }
 
-/** Subject key identifiers of intermediates by serial: certificates never change, parse each once. */
-const KEY_ID_CACHE_LIMIT = 100_000;
-
 /** Clusters' observations (what they loaded) and the fleet's trust state derived from them. */
 export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSERVATION_MAX_AGE_MS }: Deps) {
-  const keyIds = new Map<string, string>();
-  function keyIdOf(rec: IntermediateRecord): string {
-    let id = keyIds.get(rec.serial);
-    if (id === undefined) {
-      if (keyIds.size >= KEY_ID_CACHE_LIMIT) keyIds.clear();
-      id = subjectKeyId(new x509.X509Certificate(rec.certPem));
-      keyIds.set(rec.serial, id);
-    }
-    return id;
+  const keyIdsOf = issuerKeyIds(store);
+
+  /**
+   * What every cluster of a trust domain should load, kept while nothing it depends on changed:
+   * no audited write to roots or intermediates (in any process), and no live intermediate expired.
+   */
+  const cache = new Map<string, { version: number; validUntil: number; value: Desired }>();
+  async function desired(trustDomain: string, now: Date): Promise<Desired> {
+    const version = await store.latestAuditSeq(ISSUER_ACTIONS);
+    const hit = cache.get(trustDomain);
+    if (hit && hit.version === version && now.getTime() < hit.validUntil) return hit.value;
+    const { value, validUntil } = await computeDesired(trustDomain, now);
+    if (cache.size > 1000) cache.clear();
+    cache.set(trustDomain, { version, validUntil, value });
+    return value;
   }
 
   /** What every cluster of a trust domain should load: the bundle and the CRL issuers (ca-crl.pem). */
-  async function desired(trustDomain: string, now: Date): Promise<Desired> {
+  async function computeDesired(trustDomain: string, now: Date): Promise<{ value: Desired; validUntil: number }> {
     const [roots, rotation] = await Promise.all([store.listRoots(trustDomain), store.latestRootRotation(trustDomain)]);
     // The same issuers as ca-crl.pem (revocation.ts caCrlBundle): a root rotation's phase decides.
     const crlRoots = crlRootSerials(roots, rotation);
     const prepared = includesPrepared(rotation);
     const needed: NeededIssuer[] = roots.filter((r) => crlRoots.has(r.serial)).map((r) => ({ serial: r.serial, kind: "root", keyId: r.keyId }));
-    for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
-      if (!crlRoots.has(rec.rootSerial) || (rec.status === "prepared" && !prepared)) continue;
-      needed.push({ serial: rec.serial, kind: "intermediate", keyId: keyIdOf(rec), cluster: rec.cluster });
+    const issuers = (await store.listLiveIssuers(trustDomain, now)).filter((rec) => crlRoots.has(rec.rootSerial) && (rec.status !== "prepared" || prepared));
+    const keyIds = await keyIdsOf(issuers);
+    let validUntil = Number.MAX_SAFE_INTEGER;
+    for (const rec of issuers) {
+      const keyId = keyIds.get(rec.serial);
+      if (keyId) needed.push({ serial: rec.serial, kind: "intermediate", keyId, cluster: rec.cluster });
+      validUntil = Math.min(validUntil, rec.notAfter.getTime());
     }
     const variants = new Map<boolean, { roots: RootRecord[]; bundle: DesiredBundle }>();
     const bundleFor = (switched: boolean) => {
@@ -89,7 +110,7 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
       }
       return v;
     };
-    return { rotation, bundleFor, needed };
+    return { value: { rotation, bundleFor, needed }, validUntil };
   }
 
   /** Observations stored before facts were kept are parsed on read. */

@@ -3,7 +3,7 @@ import type { Clock } from "../clock.js";
 import { DAY_MS } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { cacertsFiles, type CacertsFiles } from "../istio/cacerts.js";
-import { encodeCaCertificate } from "../x509/ca-encoder.js";
+import { encodeCaCertificate, keyIdentifier } from "../x509/ca-encoder.js";
 import { verifyCsr } from "../x509/csr.js";
 import { toPem } from "../x509/pem.js";
 import { generateKeyPairDer, pkcs8Pem } from "../x509/private-keys.js";
@@ -234,6 +234,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       requestHash: req.requestHash ?? null,
       createdAt: now,
       subject: subjectText(profile.subject),
+      keyId: keyIdentifier(csr ? csr.spki : escrowed!.spki),
     };
     const result = await store.insertIntermediate(
       record,

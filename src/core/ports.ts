@@ -95,6 +95,8 @@ export interface IntermediateRecord {
   createdAt: Date;
   /** The certificate's subject as text (set at issuance; absent on rows issued before it was stored). */
   subject?: string | undefined;
+  /** Hex subject key identifier (set at issuance; absent on rows issued before it was stored). */
+  keyId?: string | undefined;
 }
 
 export interface TokenRecord {
@@ -215,6 +217,8 @@ export interface CrlStore {
   listRevokedByRoot(rootSerial: string): Promise<{ serial: string; revokedAt: Date; reason: string }[]>;
   /** Intermediates of a trust domain that are neither revoked nor expired at `now`. */
   listLiveIntermediates(trustDomain: string, now: Date): Promise<IntermediateRecord[]>;
+  /** The same intermediates, lean (from an index): what matching CRLs to issuers needs. */
+  listLiveIssuers(trustDomain: string, now: Date): Promise<LiveIssuer[]>;
   /**
    * Live escrowed intermediates of a trust domain without a CRL signed after `freshAfter` and
    * valid at `now`: the ones the refresher re-signs. By serial, at most `limit`, after `after`.
@@ -350,6 +354,11 @@ export interface AuditStore {
   verifyAuditInParallel?(): Promise<ChainVerdict | undefined>;
   /** The newest event's seq and hash (the chain head); undefined when the trail is empty. */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  /**
+   * The seq of the newest event with one of `actions` (0 when none): a version of what those
+   * actions change, across processes (every such write appends its event in its transaction).
+   */
+  latestAuditSeq(actions: readonly string[]): Promise<number>;
   /** The stored hash of the event at `seq`; undefined when there is none. */
   auditHashAt(seq: number): Promise<string | undefined>;
   /** Stores a checkpoint of the chain head (MACed by the core with a key not in the database). */
@@ -358,6 +367,18 @@ export interface AuditStore {
   latestAuditCheckpoint(): Promise<AuditCheckpoint | undefined>;
   /** Tokens and intermediates without their creation event (token.create; intermediate.issue or .rotate) in the trail. */
   listRowsWithoutCreationEvent(): Promise<{ kind: "token" | "intermediate"; id: string }[]>;
+}
+
+/** An unexpired, unrevoked intermediate as a CRL issuer. */
+export interface LiveIssuer {
+  serial: string;
+  cluster: string;
+  rootSerial: string;
+  status: IntermediateStatus;
+  custody: "escrowed" | "external";
+  /** Null on rows issued before it was stored (read the certificate). */
+  keyId: string | null;
+  notAfter: Date;
 }
 
 /** The phases of a root rotation (root-rotation-plan.ts); done and rolled-back end it. */

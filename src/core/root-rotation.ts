@@ -1,9 +1,8 @@
-import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
-import { subjectKeyId } from "../x509/certificates.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService } from "./issuance.js";
+import { issuerKeyIds } from "./issuer-key-ids.js";
 import { newRoot, type NewRootInput } from "./new-root.js";
 import { observedFacts } from "./observed-facts.js";
 import type { ClusterRecord, IntermediateRecord, Observer, RootKeys, RootRecord, RootRotationChange, RootRotationRecord, Store } from "./ports.js";
@@ -26,6 +25,8 @@ type Deps = {
     | "getCluster"
     | "activeAndLatestIntermediates"
     | "listLiveIntermediates"
+    | "listLiveIssuers"
+    | "getIntermediate"
     | "latestObservationSummaries"
     | "latestObservation"
   >;
@@ -67,6 +68,7 @@ export interface AdvanceResult {
 
 /** Root rotation in gated phases (root-rotation-plan.ts has what each phase emits). */
 export function rootRotationService({ store, rootKeys, crypto, clock, observer, issuance, observationMaxAgeMs = DEFAULT_OBSERVATION_MAX_AGE_MS }: Deps) {
+  const keyIdsOf = issuerKeyIds(store);
   const changed = (trustDomain: string) => {
     observer.bundleChanged(trustDomain);
     observer.crlChanged(trustDomain);
@@ -97,13 +99,14 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
     const newRoot = roots.find((r) => r.serial === rotation.newRoot)!;
     const clusters = await liveClusters(rotation.trustDomain);
     const names = clusters.map((c) => c.name);
-    const [intermediates, summaries, live] = await Promise.all([
+    const [intermediates, summaries, live, issuers] = await Promise.all([
       store.activeAndLatestIntermediates(names),
       store.latestObservationSummaries(names),
       store.listLiveIntermediates(rotation.trustDomain, now),
+      store.listLiveIssuers(rotation.trustDomain, now),
     ]);
     const prepared = new Map(live.filter((r) => r.status === "prepared").map((r) => [r.cluster, r]));
-    const bSide = new Set(live.filter((r) => r.rootSerial === newRoot.serial).map((r) => subjectKeyId(new x509.X509Certificate(r.certPem)).toLowerCase()));
+    const bSide = new Set([...(await keyIdsOf(issuers.filter((r) => r.rootSerial === newRoot.serial))).values()].map((k) => k.toLowerCase()));
     const rows: RootRotationView["clusters"] = [];
     for (const c of clusters) {
       const active = intermediates.get(c.name)?.active;

@@ -74,7 +74,7 @@ const AUDIT_PAGE = 500;
 export function sqliteAuditStore(
   db: Db,
   append: AuditAppender,
-): Omit<AuditStore, "auditHead" | "auditHashAt" | "insertAuditCheckpoint" | "latestAuditCheckpoint" | "listRowsWithoutCreationEvent"> {
+): Omit<AuditStore, "auditHead" | "latestAuditSeq" | "auditHashAt" | "insertAuditCheckpoint" | "latestAuditCheckpoint" | "listRowsWithoutCreationEvent"> {
   const appendTx = db.transaction((input: AuditInput) => append(input));
   const statements = new Map<string, Statement>();
   const cached = (sql: string) => {

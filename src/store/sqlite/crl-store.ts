@@ -1,5 +1,5 @@
 import type { AuditInput } from "../../core/audit.js";
-import type { CrlRecord, CrlStore } from "../../core/ports.js";
+import type { CrlRecord, CrlStore, LiveIssuer } from "../../core/ports.js";
 import type { AuditAppender } from "./audit-store.js";
 import { DomainError } from "../../errors.js";
 import { isUniqueViolation, type Db } from "./database.js";
@@ -73,6 +73,9 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
   const live = db.prepare(
     `${INTERMEDIATE_SELECT} WHERE i.trust_domain = @trustDomain AND i.status <> 'revoked' AND i.not_after > @now ORDER BY i.cluster, i.generation`,
   );
+  // Covered by intermediates_issuers: no row (certificate, sealed key) is read.
+  const liveIssuers = db.prepare(`SELECT serial, cluster, root_serial AS rootSerial, status, custody, key_id AS keyId, not_after AS notAfter
+    FROM intermediates INDEXED BY intermediates_issuers WHERE trust_domain = @trustDomain AND not_after > @now AND status <> 'revoked'`);
   const insertCrl = crlInserter(db);
   const insertTx = db.transaction((crl: CrlRecord, audit: AuditInput | null) => {
     insertCrl(crl);
@@ -97,6 +100,10 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
     },
     async listLiveIntermediates(trustDomain, now) {
       return (live.all({ trustDomain, now: now.getTime() }) as IntermediateRow[]).map(toIntermediate);
+    },
+    async listLiveIssuers(trustDomain, now) {
+      const rows = liveIssuers.all({ trustDomain, now: now.getTime() }) as (Omit<LiveIssuer, "notAfter"> & { notAfter: number })[];
+      return rows.map((r) => ({ ...r, notAfter: new Date(r.notAfter) }));
     },
     async listIntermediatesNeedingCrl(trustDomain, now, freshAfter, page) {
       const rows = needingCrl.all({ trustDomain, now: now.getTime(), freshAfter: freshAfter.getTime(), after: page.after ?? "", limit: page.limit });

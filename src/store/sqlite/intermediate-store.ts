@@ -27,6 +27,7 @@ export interface IntermediateRow {
   request_hash: string | null;
   created_at: number;
   subject: string | null;
+  key_id: string | null;
 }
 
 export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
@@ -52,6 +53,7 @@ export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
   requestHash: r.request_hash,
   createdAt: new Date(r.created_at),
   subject: r.subject ?? undefined,
+  keyId: r.key_id ?? undefined,
 });
 
 /** Columns of an intermediate plus the serial of the generation that superseded it. */
@@ -68,10 +70,10 @@ const EXPECT_MS = 50;
 export function sqliteIntermediateStore(db: Db, append: AuditAppender): IntermediateStore {
   const insert = db.prepare(`INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody,
       key_algorithm, cert_pem, sealed_key, fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at,
-      revocation_reason, idempotency_key, request_hash, created_at, subject)
+      revocation_reason, idempotency_key, request_hash, created_at, subject, key_id)
     VALUES (@serial, @cluster, @trustDomain, @rootSerial, @generation, @status, @custody, @keyAlgorithm, @certPem, @sealedKey,
       @fingerprintSha256, @notBefore, @notAfter, @rotateAfter, @supersedes, @revokedAt, @revocationReason, @idempotencyKey,
-      @requestHash, @createdAt, @subject)`);
+      @requestHash, @createdAt, @subject, @keyId)`);
   const supersede = db.prepare("UPDATE intermediates SET status = 'superseded' WHERE cluster = ? AND status = 'active'");
   const bySerial = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.serial = ?`);
   const byIdempotencyKey = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = ? AND i.idempotency_key = ?`);
@@ -105,6 +107,7 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     insert.run({
       ...rec,
       subject: rec.subject ?? null,
+      keyId: rec.keyId ?? null,
       sealedKey: rec.sealedKey && Buffer.from(rec.sealedKey),
       notBefore: rec.notBefore.getTime(),
       notAfter: rec.notAfter.getTime(),

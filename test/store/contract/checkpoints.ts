@@ -19,6 +19,20 @@ export function checkpointContract(open: OpenStore): void {
       expect(await s.auditHashAt(e2.seq + 1)).toBeUndefined();
     });
 
+    it("answers the seq of the newest event with one of the given actions, 0 when none", async () => {
+      const s = store();
+      expect(await s.latestAuditSeq(["test.one"])).toBe(0);
+      const e1 = await s.appendAudit(audit("test.one", "one"));
+      const e2 = await s.appendAudit(audit("test.two", "two"));
+      await s.appendAudit(audit("test.three", "three"));
+      const e4 = await s.appendAudit(audit("test.one", "again"));
+      expect(await s.latestAuditSeq(["test.one"])).toBe(e4.seq);
+      expect(await s.latestAuditSeq(["test.two"])).toBe(e2.seq);
+      expect(await s.latestAuditSeq(["test.two", "test.none"])).toBe(e2.seq);
+      expect(await s.latestAuditSeq([])).toBe(0);
+      expect(e1.seq).toBeLessThan(e2.seq);
+    });
+
     it("stores checkpoints as given and returns the one with the highest seq, the newest on a tie", async () => {
       const s = store();
       expect(await s.latestAuditCheckpoint()).toBeUndefined();
