@@ -10,7 +10,7 @@ import { registerClientCommands, registerDualModeCommands } from "./commands.js"
 import { initCommand } from "./init.js";
 import { observeCommand } from "./observe.js";
 import { registerRootRotationCommands } from "./root-rotation.js";
-import { serveCommand } from "./serve.js";
+import { serveCommand, serveHelp } from "./serve.js";
 
 const program = new Command()
   .name("meshroot")
@@ -23,7 +23,8 @@ program.commandsGroup("Commands that open the database directly (run where the d
 
 program
   .command("serve")
-  .description("serve the REST API (initialises the data directory on first start)")
+  .description("serve the REST API (development: initialises the data directory on first start; production: run init first)")
+  .addHelpText("after", serveHelp)
   .action(() => serveCommand());
 
 program
