@@ -5,8 +5,9 @@ import type { Clock } from "../clock.js";
 import type { FleetService } from "../core/fleet.js";
 import { requestHistogram } from "./request-histogram.js";
 import { toPem } from "../x509/pem.js";
+import { crlRootSerials, openRotation, trustedRoots } from "../core/root-rotation-plan.js";
 
-type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "auditHead" | "listLiveIntermediates">;
+type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "auditHead" | "listLiveIntermediates" | "latestRootRotation">;
 
 const TRUST_STATES = ["converged", "drift", "stale", "unknown"] as const;
 
@@ -58,18 +59,33 @@ export function createMetrics() {
       const crlNext = new Gauge({ name: "meshroot_crl_next_update_timestamp_seconds", help: "nextUpdate of each trust domain's current root CRL", labelNames: ["trust_domain"], registers: [registry] });
       const crlBytes = new Gauge({ name: "meshroot_ca_crl_bytes", help: "Size of each trust domain's ca-crl.pem (PEM bytes); Kubernetes caps a Secret's data at 1 MiB", labelNames: ["trust_domain"], registers: [registry] });
       const crlMissing = new Gauge({ name: "meshroot_crl_missing", help: "1 for each live external-custody intermediate without a current CRL: left out of ca-crl.pem, so peers refuse its workloads", labelNames: ["trust_domain", "cluster", "serial"], registers: [registry] });
+      const rotationPhase = new Gauge({
+        name: "meshroot_root_rotation_phase",
+        help: "1 for the phase of each trust domain's root rotation in progress (prepared, trust-both, sign-new, drop-old); absent when none",
+        labelNames: ["trust_domain", "phase"],
+        registers: [registry],
+      });
+      const rotationSince = new Gauge({ name: "meshroot_root_rotation_phase_since_timestamp_seconds", help: "When the root rotation in progress entered its phase", labelNames: ["trust_domain"], registers: [registry] });
       const seconds = (d: Date) => d.getTime() / 1000;
       const pemBytes = (der: Uint8Array) => toPem(der, "X509 CRL").length;
 
       /** ca-crl.pem's size and missing issuers as caCrlBundle assembles it, from stored CRLs only (a scrape signs nothing). */
       async function caCrl(trustDomain: string, now: Date): Promise<void> {
         let bytes = 0;
-        for (const r of await store.listRoots(trustDomain)) {
-          if (r.status === "retired") continue;
+        const [roots, rotation] = await Promise.all([store.listRoots(trustDomain), store.latestRootRotation(trustDomain)]);
+        const open = openRotation(rotation);
+        if (open) {
+          rotationPhase.set({ trust_domain: trustDomain, phase: open.phase }, 1);
+          rotationSince.set({ trust_domain: trustDomain }, seconds(open.history.at(-1)!.at));
+        }
+        // The issuers a root rotation's phase puts in ca-crl.pem (root-rotation-plan.ts), as caCrlBundle does.
+        const crlRoots = crlRootSerials(roots, rotation);
+        for (const r of trustedRoots(roots, rotation)) {
           const crl = await store.getLatestCrl(r.serial);
           if (crl) bytes += pemBytes(crl.der);
         }
         for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
+          if (!crlRoots.has(rec.rootSerial)) continue;
           const crl = await store.getLatestCrl(rec.serial);
           if (crl && (rec.custody === "escrowed" || crl.nextUpdate.getTime() > now.getTime())) bytes += pemBytes(crl.der);
           else if (rec.custody === "external") crlMissing.set({ trust_domain: trustDomain, cluster: rec.cluster, serial: rec.serial }, 1);
@@ -81,7 +97,7 @@ export function createMetrics() {
       const headInfo = new Gauge({ name: "meshroot_audit_head_info", help: "The audit chain head's hash (label; value 1)", labelNames: ["seq", "hash"], registers: [registry] });
 
       refreshFleet = async () => {
-        for (const g of [notAfter, rotateAfter, rootNotAfter, crlAge, crlNext, crlBytes, crlMissing]) g.reset();
+        for (const g of [notAfter, rotateAfter, rootNotAfter, crlAge, crlNext, crlBytes, crlMissing, rotationPhase, rotationSince]) g.reset();
         const head = (await store.auditHead()) ?? { seq: 0, hash: "0".repeat(64) };
         headSeq.set(head.seq);
         headInfo.reset();

@@ -88,6 +88,9 @@ describe("root rotation routes", () => {
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect(results.filter((r) => r.status !== 200).map((r) => r.body.code).every((c) => c === "root_rotation_conflict" || c === "gate_not_met")).toBe(true);
     expect((await call(t, "GET", base)).body.history.map((h: { phase: string }) => h.phase)).toEqual(["prepared", "trust-both"]);
+    const metrics = (await t.app.inject({ url: "/metrics" })).body;
+    expect(metrics).toContain('meshroot_root_rotation_phase{trust_domain="cluster.local",phase="trust-both"} 1');
+    expect(metrics).not.toContain('phase="prepared"} 1');
     const refused = await call(t, "POST", `${base}/advance`, {});
     expect([refused.status, refused.body.code, refused.body.errors]).toEqual([409, "gate_not_met", [{ path: "clusters.east", message: expect.stringMatching(/^never_observed/) }]]);
     expect((await call(t, "POST", `${base}/advance`, { force: true })).body.code).toBe("validation_failed");
