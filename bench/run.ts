@@ -54,18 +54,19 @@ function workDir(): { dir: string; env: Record<string, string> } {
   const dir = mkdtempSync(join(tmpdir(), "meshroot-bench-"));
   const keyFile = join(dir, "master.key");
   writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
-  return {
-    dir,
-    env: {
-      MESHROOT_ENV: "production",
-      MESHROOT_DATA_DIR: join(dir, "data"),
-      MESHROOT_MASTER_KEY_FILE: keyFile,
-      MESHROOT_ADMIN_TOKEN: randomBytes(24).toString("hex"),
-      MESHROOT_LOG_LEVEL: "warn",
-      // The bench re-issues clusters far faster than any fleet should.
-      MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY: "10000",
-    },
+  const env = {
+    MESHROOT_ENV: "production",
+    MESHROOT_DATA_DIR: join(dir, "data"),
+    MESHROOT_MASTER_KEY_FILE: keyFile,
+    MESHROOT_ADMIN_TOKEN: randomBytes(24).toString("hex"),
+    MESHROOT_LOG_LEVEL: "warn",
+    // The bench re-issues clusters far faster than any fleet should.
+    MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY: "10000",
   };
+  // Production serves only an initialised data directory, as an operator would have it.
+  const init = spawnSync(process.execPath, [CLI, "init"], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8" });
+  if (init.status !== 0) throw new Error(`meshroot init failed: ${init.stderr}`);
+  return { dir, env };
 }
 
 /**

@@ -64,7 +64,7 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
     await checkMasterKey(db, vault, dbPath);
     const store = sqliteStore(db);
     const metrics = createMetrics();
-    metrics.watchFleet(store, clock);
+    metrics.watchFleet(store, clock, config.workloadCertTtlMs);
     const cache = publicCache(clock);
     const core = createCore({
       store,
@@ -76,6 +76,7 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
       publicUrl: config.publicUrl,
       crlValidityMs: config.crlValidityMs,
       observationMaxAgeMs: config.observationMaxAgeMs,
+      workloadCertTtlMs: config.workloadCertTtlMs,
       maxIssuancesPerClusterPerDay: config.maxIssuancesPerClusterPerDay,
     });
     metrics.watchTrust(core.fleet, clock);

@@ -27,6 +27,8 @@ export interface CoreDeps {
   crlValidityMs?: number | undefined;
   /** Most intermediates one cluster may get in any 24 hours (default 24). */
   maxIssuancesPerClusterPerDay?: number | undefined;
+  /** How long workload certificates live, in milliseconds (default 24 h): when a superseded intermediate's CRL may leave ca-crl.pem. */
+  workloadCertTtlMs?: number | undefined;
   /** A cluster whose latest observation is older than this is stale, in milliseconds (default 24 h). */
   observationMaxAgeMs?: number | undefined;
   /** Receives outcomes (metrics) and changes to what public routes serve (their caches). */

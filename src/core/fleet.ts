@@ -6,6 +6,7 @@ import { requireCluster } from "./clusters.js";
 import type { LabelSelector } from "./label-selector.js";
 import { parseObservation } from "./observation-input.js";
 import { observedFacts, sha256Hex } from "./observed-facts.js";
+import { DEFAULT_WORKLOAD_CERT_TTL_MS, prunableIssuers } from "./crl-pruning.js";
 import { issuerKeyIds } from "./issuer-key-ids.js";
 import type { ClusterRecord, IntermediateRecord, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, RootRotationRecord, Store } from "./ports.js";
 import { DEFAULT_OBSERVATION_MAX_AGE_MS, deriveTrustState, desiredBundle, type DesiredBundle, type NeededIssuer, type TrustState, type TrustVerdict } from "./trust-state.js";
@@ -24,6 +25,8 @@ const ISSUER_ACTIONS = [
   "root_rotation.force",
   "root_rotation.switch",
   "root_rotation.rollback",
+  // An observation marks the intermediate a cluster signs with: superseded ones' CRLs may leave the bundle.
+  "cluster.observe",
 ] as const;
 
 type Deps = {
@@ -34,6 +37,8 @@ type Deps = {
   clock: Clock;
   /** Older observations make a cluster stale (default 24 h). */
   observationMaxAgeMs?: number | undefined;
+  /** When a superseded intermediate's CRL leaves ca-crl.pem (crl-pruning.ts); default 24 h. */
+  workloadCertTtlMs?: number | undefined;
 };
 
 /** An observation as the fleet view uses it: when, the optional facts, and the parsed PEM texts. */
@@ -68,7 +73,7 @@ interface Desired {
 }
 
 /** Clusters' observations (what they loaded) and the fleet's trust state derived from them. */
-export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSERVATION_MAX_AGE_MS }: Deps) {
+export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSERVATION_MAX_AGE_MS, workloadCertTtlMs = DEFAULT_WORKLOAD_CERT_TTL_MS }: Deps) {
   const keyIdsOf = issuerKeyIds(store);
 
   /**
@@ -93,13 +98,20 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
     const crlRoots = crlRootSerials(roots, rotation);
     const prepared = includesPrepared(rotation);
     const needed: NeededIssuer[] = roots.filter((r) => crlRoots.has(r.serial)).map((r) => ({ serial: r.serial, kind: "root", keyId: r.keyId }));
-    const issuers = (await store.listLiveIssuers(trustDomain, now)).filter((rec) => crlRoots.has(rec.rootSerial) && (rec.status !== "prepared" || prepared));
+    const live = await store.listLiveIssuers(trustDomain, now);
+    const pruned = prunableIssuers(live, now, workloadCertTtlMs);
+    const issuers = live.filter((rec) => crlRoots.has(rec.rootSerial) && (rec.status !== "prepared" || prepared) && !pruned.has(rec.serial));
     const keyIds = await keyIdsOf(issuers);
     let validUntil = Number.MAX_SAFE_INTEGER;
     for (const rec of issuers) {
       const keyId = keyIds.get(rec.serial);
       if (keyId) needed.push({ serial: rec.serial, kind: "intermediate", keyId, cluster: rec.cluster });
       validUntil = Math.min(validUntil, rec.notAfter.getTime());
+    }
+    // A CRL leaves the bundle once its cluster has signed with a successor for the workload lifetime.
+    for (const rec of live) {
+      const prunesAt = rec.signingSeenAt ? rec.signingSeenAt.getTime() + workloadCertTtlMs : 0;
+      if (prunesAt > now.getTime()) validUntil = Math.min(validUntil, prunesAt);
     }
     const variants = new Map<boolean, { roots: RootRecord[]; bundle: DesiredBundle }>();
     const bundleFor = (switched: boolean) => {

@@ -97,6 +97,8 @@ export interface IntermediateRecord {
   subject?: string | undefined;
   /** Hex subject key identifier (set at issuance; absent on rows issued before it was stored). */
   keyId?: string | undefined;
+  /** When its cluster first reported istiod signing with it (an observation's ca-cert.pem); null until then. */
+  signingSeenAt?: Date | null | undefined;
 }
 
 export interface TokenRecord {
@@ -306,7 +308,11 @@ export interface StoredObservation extends ObservationRecord {
 
 /** What clusters report they have loaded: kept as history, each insert audited. */
 export interface ObservationStore {
-  /** Inserts an observation with its audit event, in one transaction; throws `cluster_not_found`. */
+  /**
+   * Inserts an observation with its audit event, in one transaction, and marks the cluster's
+   * intermediate it reports istiod signing with (facts.caCert) as seen signing, if not yet; throws
+   * `cluster_not_found`.
+   */
   insertObservation(observation: ObservationRecord, audit: AuditInput): Promise<StoredObservation>;
   /** The newest observation of a cluster, if any. */
   latestObservation(cluster: string): Promise<StoredObservation | undefined>;
@@ -379,6 +385,8 @@ export interface LiveIssuer {
   /** Null on rows issued before it was stored (read the certificate). */
   keyId: string | null;
   notAfter: Date;
+  generation: number;
+  signingSeenAt: Date | null;
 }
 
 /** The phases of a root rotation (root-rotation-plan.ts); done and rolled-back end it. */

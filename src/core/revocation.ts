@@ -8,6 +8,7 @@ import { BACKDATE_MS } from "./issuance.js";
 import type { IssuerCache } from "./issuers.js";
 import type { ClusterRecord, CrlRecord, IntermediateRecord, Observer, RootRecord, Store } from "./ports.js";
 import { crlRootSerials, includesPrepared, trustedRoots } from "./root-rotation-plan.js";
+import { DEFAULT_WORKLOAD_CERT_TTL_MS, prunableIssuers } from "./crl-pruning.js";
 
 export const DEFAULT_CRL_VALIDITY_MS = 7 * 86_400_000;
 const MAX_ATTEMPTS = 8;
@@ -35,10 +36,12 @@ type Deps = {
   observer: Pick<Observer, "revocation" | "crlChanged">;
   /** How long a CRL meshroot signs is valid (nextUpdate - thisUpdate); re-signed at half of it. */
   crlValidityMs?: number | undefined;
+  /** How long workload certificates live: when a superseded intermediate's CRL may leave ca-crl.pem (crl-pruning.ts). */
+  workloadCertTtlMs?: number | undefined;
 };
 
 /** Revocation, decommissioning, and the CRLs of roots and intermediates. */
-export function revocationService({ store, issuers, crypto, clock, observer, crlValidityMs = DEFAULT_CRL_VALIDITY_MS }: Deps) {
+export function revocationService({ store, issuers, crypto, clock, observer, crlValidityMs = DEFAULT_CRL_VALIDITY_MS, workloadCertTtlMs = DEFAULT_WORKLOAD_CERT_TTL_MS }: Deps) {
   /** Reports the CRL change once a write that changed a CRL of `trustDomain` has committed. */
   const afterCrlWrite = async <T>(trustDomain: string, write: Promise<T>): Promise<T> => {
     const result = await write;
@@ -215,8 +218,11 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
       const pems = await Promise.all(roots.map(async (r) => toPem((await rootCrl(r)).der, "X509 CRL")));
       const missing: IntermediateRecord[] = [];
       const now = clock.now();
-      for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
-        if (!crlRoots.has(rec.rootSerial) || (rec.status === "prepared" && !prepared)) continue;
+      const live = await store.listLiveIntermediates(trustDomain, now);
+      // Superseded ones that can have signed nothing still valid leave the bundle (keeps it under 1 MiB).
+      const pruned = prunableIssuers(live, now, workloadCertTtlMs);
+      for (const rec of live) {
+        if (!crlRoots.has(rec.rootSerial) || (rec.status === "prepared" && !prepared) || pruned.has(rec.serial)) continue;
         if (rec.custody === "escrowed") {
           pems.push(toPem((await intermediateCrl(rec)).der, "X509 CRL"));
           continue;

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService } from "./issuance.js";
+import { DEFAULT_WORKLOAD_CERT_TTL_MS } from "./crl-pruning.js";
 import { issuerKeyIds } from "./issuer-key-ids.js";
 import { newRoot, type NewRootInput } from "./new-root.js";
 import { observedFacts } from "./observed-facts.js";
@@ -10,7 +11,6 @@ import { evaluateGate, type ClusterGate, type GateVerdict, type RotationCluster 
 import { bundleRoots, isSwitched, openRotation } from "./root-rotation-plan.js";
 import { DEFAULT_OBSERVATION_MAX_AGE_MS } from "./trust-state.js";
 
-export const DEFAULT_WORKLOAD_CERT_TTL_MS = 24 * 3_600_000;
 
 type Deps = {
   store: Pick<
@@ -36,6 +36,8 @@ type Deps = {
   observer: Pick<Observer, "bundleChanged" | "crlChanged">;
   issuance: Pick<IssuanceService, "prepare">;
   observationMaxAgeMs?: number | undefined;
+  /** The default workload certificate lifetime of a rotation (MESHROOT_WORKLOAD_CERT_TTL). */
+  workloadCertTtlMs?: number | undefined;
 };
 
 export interface StartRootRotationInput extends NewRootInput {
@@ -67,7 +69,7 @@ export interface AdvanceResult {
 }
 
 /** Root rotation in gated phases (root-rotation-plan.ts has what each phase emits). */
-export function rootRotationService({ store, rootKeys, crypto, clock, observer, issuance, observationMaxAgeMs = DEFAULT_OBSERVATION_MAX_AGE_MS }: Deps) {
+export function rootRotationService({ store, rootKeys, crypto, clock, observer, issuance, observationMaxAgeMs = DEFAULT_OBSERVATION_MAX_AGE_MS, workloadCertTtlMs = DEFAULT_WORKLOAD_CERT_TTL_MS }: Deps) {
   const keyIdsOf = issuerKeyIds(store);
   const changed = (trustDomain: string) => {
     observer.bundleChanged(trustDomain);
@@ -174,7 +176,7 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
         newRoot: record.serial,
         phase: "prepared",
         history: [{ phase: "prepared", at: now }],
-        workloadCertTtlMs: input.workloadCertTtlMs ?? DEFAULT_WORKLOAD_CERT_TTL_MS,
+        workloadCertTtlMs: input.workloadCertTtlMs ?? workloadCertTtlMs,
         revokeOldRoot: input.revokeOldRoot ?? false,
         lastSwitchAt: null,
         startedAt: now,

@@ -6,6 +6,7 @@ import type { FleetService } from "../core/fleet.js";
 import { requestHistogram } from "./request-histogram.js";
 import { toPem } from "../x509/pem.js";
 import { crlRootSerials, openRotation, trustedRoots } from "../core/root-rotation-plan.js";
+import { DEFAULT_WORKLOAD_CERT_TTL_MS, prunableIssuers } from "../core/crl-pruning.js";
 
 type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "auditHead" | "listLiveIntermediates" | "latestRootRotation">;
 
@@ -50,7 +51,7 @@ export function createMetrics() {
     },
 
     /** Adds the fleet gauges, read from `store` at each scrape. */
-    watchFleet(store: FleetStore, clock: Clock): void {
+    watchFleet(store: FleetStore, clock: Clock, workloadCertTtlMs = DEFAULT_WORKLOAD_CERT_TTL_MS): void {
       const labels = ["cluster", "trust_domain"];
       const notAfter = new Gauge({ name: "meshroot_intermediate_not_after_timestamp_seconds", help: "Expiry of each cluster's active intermediate", labelNames: labels, registers: [registry] });
       const rotateAfter = new Gauge({ name: "meshroot_intermediate_rotate_after_timestamp_seconds", help: "When each cluster's active intermediate is due for rotation", labelNames: labels, registers: [registry] });
@@ -84,8 +85,10 @@ export function createMetrics() {
           const crl = await store.getLatestCrl(r.serial);
           if (crl) bytes += pemBytes(crl.der);
         }
-        for (const rec of await store.listLiveIntermediates(trustDomain, now)) {
-          if (!crlRoots.has(rec.rootSerial)) continue;
+        const live = await store.listLiveIntermediates(trustDomain, now);
+        const pruned = prunableIssuers(live, now, workloadCertTtlMs);
+        for (const rec of live) {
+          if (!crlRoots.has(rec.rootSerial) || pruned.has(rec.serial)) continue;
           const crl = await store.getLatestCrl(rec.serial);
           if (crl && (rec.custody === "escrowed" || crl.nextUpdate.getTime() > now.getTime())) bytes += pemBytes(crl.der);
           else if (rec.custody === "external") crlMissing.set({ trust_domain: trustDomain, cluster: rec.cluster, serial: rec.serial }, 1);

@@ -74,7 +74,8 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
     `${INTERMEDIATE_SELECT} WHERE i.trust_domain = @trustDomain AND i.status <> 'revoked' AND i.not_after > @now ORDER BY i.cluster, i.generation`,
   );
   // Covered by intermediates_issuers: no row (certificate, sealed key) is read.
-  const liveIssuers = db.prepare(`SELECT serial, cluster, root_serial AS rootSerial, status, custody, key_id AS keyId, not_after AS notAfter
+  const liveIssuers = db.prepare(`SELECT serial, cluster, root_serial AS rootSerial, status, custody, key_id AS keyId, not_after AS notAfter,
+      generation, signing_seen_at AS signingSeenAt
     FROM intermediates INDEXED BY intermediates_issuers WHERE trust_domain = @trustDomain AND not_after > @now AND status <> 'revoked'`);
   const insertCrl = crlInserter(db);
   const insertTx = db.transaction((crl: CrlRecord, audit: AuditInput | null) => {
@@ -102,8 +103,8 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
       return (live.all({ trustDomain, now: now.getTime() }) as IntermediateRow[]).map(toIntermediate);
     },
     async listLiveIssuers(trustDomain, now) {
-      const rows = liveIssuers.all({ trustDomain, now: now.getTime() }) as (Omit<LiveIssuer, "notAfter"> & { notAfter: number })[];
-      return rows.map((r) => ({ ...r, notAfter: new Date(r.notAfter) }));
+      const rows = liveIssuers.all({ trustDomain, now: now.getTime() }) as (Omit<LiveIssuer, "notAfter" | "signingSeenAt"> & { notAfter: number; signingSeenAt: number | null })[];
+      return rows.map((r) => ({ ...r, notAfter: new Date(r.notAfter), signingSeenAt: r.signingSeenAt === null ? null : new Date(r.signingSeenAt) }));
     },
     async listIntermediatesNeedingCrl(trustDomain, now, freshAfter, page) {
       const rows = needingCrl.all({ trustDomain, now: now.getTime(), freshAfter: freshAfter.getTime(), after: page.after ?? "", limit: page.limit });

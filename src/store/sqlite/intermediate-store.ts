@@ -28,6 +28,7 @@ export interface IntermediateRow {
   created_at: number;
   subject: string | null;
   key_id: string | null;
+  signing_seen_at: number | null;
 }
 
 export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
@@ -54,6 +55,7 @@ export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
   createdAt: new Date(r.created_at),
   subject: r.subject ?? undefined,
   keyId: r.key_id ?? undefined,
+  signingSeenAt: r.signing_seen_at === null ? undefined : new Date(r.signing_seen_at),
 });
 
 /** Columns of an intermediate plus the serial of the generation that superseded it. */

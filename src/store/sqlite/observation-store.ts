@@ -51,9 +51,12 @@ export function sqliteObservationStore(db: Db, append: AuditAppender): Observati
     JOIN (SELECT cluster, MAX(id) AS id FROM observations WHERE cluster IN (SELECT value FROM json_each(?)) GROUP BY cluster) m ON m.id = o.id`);
   const page = db.prepare("SELECT * FROM observations WHERE cluster = @cluster AND id < @after ORDER BY id DESC LIMIT @limit");
 
+  const seenSigning = db.prepare("UPDATE intermediates SET signing_seen_at = @at WHERE cluster = @cluster AND fingerprint_sha256 = @fingerprint AND signing_seen_at IS NULL");
+
   const insertTx = db.transaction((o: ObservationRecord, audit: AuditInput) => {
     if (!cluster.get(o.cluster)) throw new DomainError("cluster_not_found", `cluster ${o.cluster} does not exist`);
     const { lastInsertRowid } = insert.run({ ...o, observedAt: o.observedAt.getTime(), multiRoot: bit(o.multiRoot), ambient: bit(o.ambient), facts: JSON.stringify(o.facts) });
+    if (o.facts.caCert) seenSigning.run({ at: o.observedAt.getTime(), cluster: o.cluster, fingerprint: o.facts.caCert.fingerprintSha256 });
     append(audit);
     return byId.get(lastInsertRowid) as ObservationRow;
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ObservationRecord } from "../../../src/core/ports.js";
-import { allAudit, audit, auditCount, day, freshStore, refusal, seedCluster, seedDomain, type OpenStore } from "./fixtures.js";
+import { allAudit, audit, auditCount, day, freshStore, issue, refusal, seedCluster, seedDomain, type OpenStore } from "./fixtures.js";
 
 const observation = (cluster: string, at: Date, over: Partial<ObservationRecord> = {}): ObservationRecord => ({
   cluster,
@@ -56,6 +56,26 @@ export function observationContract(open: OpenStore): void {
       expect(got.get("west")).toEqual(summary(west));
       expect(got.get("west")!.facts!.crls).toEqual(crls);
       expect(Object.keys(got.get("east")!)).not.toContain("crlPem");
+    });
+
+    it("marks the intermediate an observation reports istiod signing with, once: the first time it was seen", async () => {
+      const r = await seedDomain(store(), "td.example");
+      const east = await seedCluster(store(), "east", "td.example");
+      const west = await seedCluster(store(), "west", "td.example");
+      const e1 = await issue(store(), east, r.serial);
+      const w1 = await issue(store(), west, r.serial);
+      const signing = (rec: { fingerprintSha256: string; serial: string }) => ({ fingerprintSha256: rec.fingerprintSha256, serial: rec.serial, subject: "CN=x", notAfter: "2027-01-01T00:00:00.000Z" });
+      const facts = (rec: { fingerprintSha256: string; serial: string }) => ({ ...observation("east", day(0)).facts, caCert: signing(rec) });
+      expect((await store().getIntermediate(e1.serial))!.signingSeenAt ?? null).toBeNull();
+      await store().insertObservation(observation("east", day(1), { facts: facts(e1) }), audit("cluster.observe", "east"));
+      await store().insertObservation(observation("east", day(2), { facts: facts(e1) }), audit("cluster.observe", "east"));
+      expect((await store().getIntermediate(e1.serial))!.signingSeenAt).toEqual(day(1));
+      // Another cluster's intermediate is never marked by this one's report.
+      await store().insertObservation(observation("east", day(3), { facts: facts(w1) }), audit("cluster.observe", "east"));
+      expect((await store().getIntermediate(w1.serial))!.signingSeenAt ?? null).toBeNull();
+      const live = await store().listLiveIssuers("td.example", day(0));
+      expect(live.find((i) => i.serial === e1.serial)).toMatchObject({ generation: 1, signingSeenAt: day(1), cluster: "east" });
+      expect(live.find((i) => i.serial === w1.serial)).toMatchObject({ signingSeenAt: null });
     });
 
     it("refuses an observation of an unknown cluster with cluster_not_found and writes nothing", async () => {
