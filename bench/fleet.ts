@@ -64,3 +64,26 @@ export async function observeFleet(url: string, token: string, trustDomain: stri
     }),
   );
 }
+
+/**
+ * ca-crl.pem after one rotation of every cluster (escrowed P-256), at `clusters` clusters: as
+ * served without reports (every superseded intermediate's CRL stays until it expires), then once
+ * every cluster was reported signing with its new intermediate more than a workload lifetime ago
+ * (written straight into the database, as observations would).
+ */
+export async function crlSizeAfterRotation(db: Db, core: Core, clusters: number): Promise<{ before: { bytes: number; crls: number }; after: { bytes: number; crls: number } }> {
+  const td = `crl${clusters}.example`;
+  await core.trustDomains.create({ name: td }, CTX);
+  for (let c = 0; c < clusters; c++) {
+    await core.clusters.register({ name: `${td.split(".")[0]}-${c}`, trustDomain: td }, CTX);
+    await core.issuance.issue(`${td.split(".")[0]}-${c}`, {}, CTX);
+    await core.issuance.issue(`${td.split(".")[0]}-${c}`, {}, CTX);
+  }
+  const measure = async () => {
+    const pem = (await core.revocation.caCrlBundle(td)).pem;
+    return { bytes: Buffer.byteLength(pem), crls: (pem.match(/BEGIN X509 CRL/g) ?? []).length };
+  };
+  const before = await measure();
+  db.prepare("UPDATE intermediates SET signing_seen_at = ? WHERE trust_domain = ? AND status = 'active'").run(Date.now() - 25 * 3_600_000, td);
+  return { before, after: await measure() };
+}
