@@ -17,8 +17,8 @@ export function intermediateState(rec: IntermediateRecord, now: Date): Intermedi
  */
 export function clusterState(
   cluster: ClusterRecord,
-  active: IntermediateRecord | undefined,
-  latest: IntermediateRecord | undefined,
+  active: Pick<IntermediateRecord, "status" | "notAfter" | "rotateAfter"> | undefined,
+  latest: Pick<IntermediateRecord, "status"> | undefined,
   now: Date,
 ): ClusterState {
   if (cluster.decommissionedAt) return "decommissioned";

@@ -8,7 +8,7 @@ import { parseObservation } from "./observation-input.js";
 import { observedFacts, sha256Hex } from "./observed-facts.js";
 import { DEFAULT_WORKLOAD_CERT_TTL_MS, prunableIssuers } from "./crl-pruning.js";
 import { issuerKeyIds } from "./issuer-key-ids.js";
-import type { ClusterRecord, IntermediateRecord, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, RootRotationRecord, Store } from "./ports.js";
+import type { ClusterRecord, IntermediateSummary, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, RootRotationRecord, Store } from "./ports.js";
 import { DEFAULT_OBSERVATION_MAX_AGE_MS, deriveTrustState, desiredBundle, type DesiredBundle, type NeededIssuer, type TrustState, type TrustVerdict } from "./trust-state.js";
 import { bundlePem, bundleRoots, crlRootSerials, includesPrepared, isSwitched } from "./root-rotation-plan.js";
 
@@ -48,7 +48,7 @@ export type FleetObservation = Omit<ObservationSummary, "facts"> & { facts: Obse
 export interface FleetEntry {
   cluster: ClusterRecord;
   status: ClusterState;
-  active: IntermediateRecord | undefined;
+  active: IntermediateSummary | undefined;
   trust: TrustVerdict;
   observation: FleetObservation | undefined;
 }

@@ -249,8 +249,8 @@ export interface FleetQueries {
   listActiveIntermediates(): Promise<IntermediateRecord[]>;
   /** Live clusters whose newest intermediate was revoked and not replaced. */
   listRevokedClusters(trustDomain: string | undefined): Promise<ClusterRecord[]>;
-  /** The active and the newest intermediate of each named cluster (absent keys: none issued). */
-  activeAndLatestIntermediates(clusters: readonly string[]): Promise<Map<string, { active: IntermediateRecord | undefined; latest: IntermediateRecord | undefined }>>;
+  /** The active and the newest intermediate of each named cluster, as summaries (absent keys: none issued). */
+  activeAndLatestIntermediates(clusters: readonly string[]): Promise<Map<string, { active: IntermediateSummary | undefined; latest: IntermediateSummary | undefined }>>;
 }
 
 export interface ObservationRecord {
@@ -374,6 +374,12 @@ export interface AuditStore {
   /** Tokens and intermediates without their creation event (token.create; intermediate.issue or .rotate) in the trail. */
   listRowsWithoutCreationEvent(): Promise<{ kind: "token" | "intermediate"; id: string }[]>;
 }
+
+/**
+ * An intermediate without its key or certificate bytes, for views over many clusters;
+ * `certPem` only on rows issued before the subject was stored (to read it from).
+ */
+export type IntermediateSummary = Omit<IntermediateRecord, "certPem" | "sealedKey"> & { certPem: string | null };
 
 /** An unexpired, unrevoked intermediate as a CRL issuer. */
 export interface LiveIssuer {

@@ -1,4 +1,4 @@
-import type { IntermediateRecord, ObservedFacts, RootRecord, RootRotationRecord, RotationPhase } from "./ports.js";
+import type { IntermediateRecord, IntermediateSummary, ObservedFacts, RootRecord, RootRotationRecord, RotationPhase } from "./ports.js";
 import { bundlePem, bundleRoots } from "./root-rotation-plan.js";
 import { sha256Hex } from "./observed-facts.js";
 
@@ -23,7 +23,7 @@ export type GateCode =
 export interface RotationCluster {
   name: string;
   custody: "escrowed" | "external";
-  active: IntermediateRecord | undefined;
+  active: IntermediateSummary | undefined;
   prepared: IntermediateRecord | undefined;
   /** Signs under the new root (its active intermediate is the new root's). */
   switched: boolean;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FleetDetail as Detail, FleetEntry as Entry } from "../../core/fleet.js";
 import { parseLabelSelector } from "../../core/label-selector.js";
-import type { IntermediateRecord, RootRecord } from "../../core/ports.js";
+import type { IntermediateSummary, RootRecord } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
 import { auditContext } from "../audit-context.js";
 import { subjectOf } from "../views.js";
@@ -93,7 +93,7 @@ function fleetView(e: Entry, now: Date) {
   };
 }
 
-const certificateView = (r: RootRecord | IntermediateRecord, subject: string) => ({
+const certificateView = (r: RootRecord | IntermediateSummary, subject: string) => ({
   fingerprintSha256: r.fingerprintSha256,
   serial: r.serial,
   subject,
@@ -107,7 +107,7 @@ function detailView(d: Detail, now: Date) {
     ...fleetView(d, now),
     desired: {
       roots: d.desired.roots.map((r) => certificateView(r, subjectOf(r.serial, r.certPem))),
-      activeIntermediate: d.active ? certificateView(d.active, d.active.subject ?? subjectOf(d.active.serial, d.active.certPem)) : null,
+      activeIntermediate: d.active ? certificateView(d.active, d.active.subject ?? (d.active.certPem ? subjectOf(d.active.serial, d.active.certPem) : "")) : null,
       crlIssuers: d.desired.crlIssuers.map((i) => ({ serial: i.serial, kind: i.kind, ...(i.cluster === undefined ? {} : { cluster: i.cluster }) })),
     },
     observed: o

@@ -1,7 +1,13 @@
-import type { FleetQueries, IntermediateRecord } from "../../core/ports.js";
+import type { FleetQueries, IntermediateSummary } from "../../core/ports.js";
 import { toCluster, type ClusterRow } from "./cluster-store.js";
 import type { Db } from "./database.js";
 import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
+
+/** A summary row: the record without key bytes, the certificate only when the subject is missing. */
+function toSummary(row: IntermediateRow): IntermediateSummary {
+  const { sealedKey: _sealed, certPem, ...rest } = toIntermediate(row as IntermediateRow);
+  return { ...rest, certPem: certPem ?? null };
+}
 
 /** The scheduler's and the metrics' questions about the whole fleet, in SQLite. */
 export function sqliteFleetQueries(db: Db): FleetQueries {
@@ -16,8 +22,15 @@ export function sqliteFleetQueries(db: Db): FleetQueries {
     AND EXISTS (SELECT 1 FROM intermediates i WHERE i.cluster = c.name AND i.status = 'revoked')`;
   const revokedClusters = db.prepare(`${revokedClustersSql} ORDER BY c.name`);
   // Named clusters arrive as one JSON array parameter (json_each): one statement per batch.
-  const activeOf = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.status = 'active' AND i.cluster IN (SELECT value FROM json_each(?))`);
-  const latestOf = db.prepare(`${INTERMEDIATE_SELECT}
+  // Summaries: no sealed key, the certificate only where the subject was never stored.
+  const SUMMARY_SELECT = `SELECT i.serial, i.cluster, i.trust_domain, i.root_serial, i.generation, i.status, i.custody, i.key_algorithm,
+      i.fingerprint_sha256, i.not_before, i.not_after, i.rotate_after, i.supersedes, i.revoked_at, i.revocation_reason,
+      i.idempotency_key, i.request_hash, i.created_at, i.subject, i.key_id, i.signing_seen_at,
+      CASE WHEN i.subject IS NULL THEN i.cert_pem END AS cert_pem, NULL AS sealed_key,
+      (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
+    FROM intermediates i`;
+  const activeOf = db.prepare(`${SUMMARY_SELECT} WHERE i.status = 'active' AND i.cluster IN (SELECT value FROM json_each(?))`);
+  const latestOf = db.prepare(`${SUMMARY_SELECT}
     JOIN (SELECT cluster, MAX(generation) AS g FROM intermediates WHERE cluster IN (SELECT value FROM json_each(?)) GROUP BY cluster) m
       ON m.cluster = i.cluster AND m.g = i.generation`);
   const revokedClustersInDomain = db.prepare(`${revokedClustersSql} AND c.trust_domain = @trustDomain ORDER BY c.name`);
@@ -35,12 +48,12 @@ export function sqliteFleetQueries(db: Db): FleetQueries {
       return (rows as ClusterRow[]).map(toCluster);
     },
     async activeAndLatestIntermediates(clusters) {
-      const out = new Map<string, { active: IntermediateRecord | undefined; latest: IntermediateRecord | undefined }>();
+      const out = new Map<string, { active: IntermediateSummary | undefined; latest: IntermediateSummary | undefined }>();
       if (clusters.length === 0) return out;
       const names = JSON.stringify(clusters);
-      for (const row of latestOf.all(names) as IntermediateRow[]) out.set(row.cluster, { active: undefined, latest: toIntermediate(row) });
+      for (const row of latestOf.all(names) as IntermediateRow[]) out.set(row.cluster, { active: undefined, latest: toSummary(row) });
       for (const row of activeOf.all(names) as IntermediateRow[]) {
-        const active = toIntermediate(row);
+        const active = toSummary(row);
         const entry = out.get(row.cluster);
         // The active one is usually the newest: share the record.
         out.set(row.cluster, { active: entry?.latest?.serial === active.serial ? entry.latest : active, latest: entry?.latest ?? active });
