@@ -55,6 +55,8 @@ export class ApiError extends CliError {
     const head = problem.detail ? `${problem.title}: ${problem.detail}` : problem.title;
     // The detail often already names a single field's problem: list only what it does not say.
     const lines = (problem.errors ?? []).map((e) => `  - ${e.path}: ${e.message}`).filter((l) => !head.includes(l.slice(4)));
+    // The stable code (README "API overview"), so a script can tell e.g. cluster_exists from other refusals.
+    if (problem.code) lines.push(`  code: ${problem.code}`);
     super(head, EXIT.refused, hint ? [...lines, hint] : lines);
     this.name = "ApiError";
   }

@@ -39,8 +39,9 @@ export async function rotateCommand(opts: RotateOptions): Promise<void> {
   const runtime = await openRuntime(parseConfig(), stderrNotice);
   try {
     const { issued, ...report } = await runtime.core.rotation.run({ dryRun: opts.dryRun, trustDomain: opts.trustDomain }, systemContext("cli rotate"));
+    // The folder exists after every run, empty when nothing rotated: a loop over it never meets a missing path.
+    if (opts.out) mkdirSync(opts.out, { recursive: true, mode: 0o700 });
     if (opts.out && issued.length > 0) {
-      mkdirSync(opts.out, { recursive: true, mode: 0o700 });
       // ca-crl.pem as GET /v1/clusters/{name}/cacerts?crl=true builds it, once per trust domain,
       // after every rotation of the run (each new intermediate's CRL included).
       const bundles = new Map<string, Promise<CaCrlBundle>>();
@@ -68,8 +69,8 @@ export async function rotateCommand(opts: RotateOptions): Promise<void> {
 async function rotateThroughServer(opts: RotateOptions, client: Client): Promise<void> {
   const report = await client.post<Report>("v1/rotations/run", { json: { dryRun: opts.dryRun ?? false, ...(opts.trustDomain ? { trustDomain: opts.trustDomain } : {}) } });
   const unwritten: string[] = [];
+  if (opts.out) mkdirSync(opts.out, { recursive: true, mode: 0o700 });
   if (opts.out && report.rotated.length > 0) {
-    mkdirSync(opts.out, { recursive: true, mode: 0o700 });
     for (const { cluster } of report.rotated) {
       try {
         const res = await client.request("GET", `v1/clusters/${encodeURIComponent(cluster)}/cacerts${query({ namespace: opts.namespace, crl: opts.crl })}`);

@@ -103,7 +103,7 @@ describe("the client's requests", () => {
     expect(api.exitCode).toBe(EXIT.refused);
     expect(api.status).toBe(400);
     expect(api.message).toBe("Bad Request: bad header Bearer [token]");
-    expect(api.lines).toEqual(["  - body.a: required"]);
+    expect(api.lines).toEqual(["  - body.a: required", "  code: validation_failed"]);
   });
 
   it("a 401 names where the token came from; a non-JSON error keeps the status and a short text", async () => {

@@ -55,4 +55,19 @@ describe("rotate in client mode", () => {
     expect(errors).not.toContain(TOKEN);
     expect(process.exitCode).toBe(1);
   });
+
+  it("creates the output folder, empty, when nothing was due: a loop over it never meets a missing path", async () => {
+    server = createServer((_req, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ dryRun: false, rotated: [], skipped: [], wouldRotate: [], failed: [] })),
+    );
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const out = join(tempDir(), "nothing", "due");
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    await rotateCommand({ url, token: TOKEN, due: true, out, namespace: "istio-system" });
+    expect(readdirSync(out)).toEqual([]);
+    expect(statSync(out).mode & 0o777).toBe(0o700);
+    expect(process.exitCode).toBeUndefined();
+  });
 });
