@@ -5,12 +5,12 @@ import { clusterState, type ClusterState } from "./cluster-state.js";
 import { requireCluster } from "./clusters.js";
 import type { LabelSelector } from "./label-selector.js";
 import { parseObservation } from "./observation-input.js";
-import { observedFacts, sha256Hex } from "./observed-facts.js";
-import { DEFAULT_WORKLOAD_CERT_TTL_MS, prunableIssuers } from "./crl-pruning.js";
+import { observedCertificates, observedFacts, sha256Hex } from "./observed-facts.js";
+import { caCrlIssuers, DEFAULT_WORKLOAD_CERT_TTL_MS } from "./ca-crl-issuers.js";
 import { issuerKeyIds } from "./issuer-key-ids.js";
 import type { ClusterRecord, IntermediateSummary, ObservationRecord, ObservationSummary, ObservedFacts, RootRecord, RootRotationRecord, Store } from "./ports.js";
 import { DEFAULT_OBSERVATION_MAX_AGE_MS, deriveTrustState, desiredBundle, type DesiredBundle, type NeededIssuer, type TrustState, type TrustVerdict } from "./trust-state.js";
-import { bundlePem, bundleRoots, crlRootSerials, includesPrepared, isSwitched } from "./root-rotation-plan.js";
+import { bundlePem, bundleRoots, isSwitched } from "./root-rotation-plan.js";
 
 /** Audited writes that change a trust domain's roots or live intermediates (its desired files). */
 const ISSUER_ACTIONS = [
@@ -93,14 +93,11 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
 
   /** What every cluster of a trust domain should load: the bundle and the CRL issuers (ca-crl.pem). */
   async function computeDesired(trustDomain: string, now: Date): Promise<{ value: Desired; validUntil: number }> {
-    const [roots, rotation] = await Promise.all([store.listRoots(trustDomain), store.latestRootRotation(trustDomain)]);
-    // The same issuers as ca-crl.pem (revocation.ts caCrlBundle): a root rotation's phase decides.
-    const crlRoots = crlRootSerials(roots, rotation);
-    const prepared = includesPrepared(rotation);
-    const needed: NeededIssuer[] = roots.filter((r) => crlRoots.has(r.serial)).map((r) => ({ serial: r.serial, kind: "root", keyId: r.keyId }));
-    const live = await store.listLiveIssuers(trustDomain, now);
-    const pruned = prunableIssuers(live, now, workloadCertTtlMs);
-    const issuers = live.filter((rec) => crlRoots.has(rec.rootSerial) && (rec.status !== "prepared" || prepared) && !pruned.has(rec.serial));
+    const [roots, rotation, live] = await Promise.all([store.listRoots(trustDomain), store.latestRootRotation(trustDomain), store.listLiveIssuers(trustDomain, now)]);
+    // The same issuers as ca-crl.pem (revocation.ts caCrlBundle).
+    const crl = caCrlIssuers(roots, rotation, live, now, workloadCertTtlMs);
+    const issuers = crl.intermediates;
+    const needed: NeededIssuer[] = crl.roots.map((r) => ({ serial: r.serial, kind: "root", keyId: r.keyId }));
     const keyIds = await keyIdsOf(issuers);
     let validUntil = Number.MAX_SAFE_INTEGER;
     for (const rec of issuers) {
@@ -164,7 +161,7 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
      * `invalid_pem`, `cluster_not_found`, `cluster_decommissioned`.
      */
     async observe(name: string, body: string, ctx: AuditContext): Promise<FleetDetail> {
-      const input = parseObservation(body);
+      const { parsed, ...input } = parseObservation(body);
       const cluster = await requireCluster(store, name);
       if (cluster.decommissionedAt) throw new DomainError("cluster_decommissioned", `cluster ${name} is decommissioned`);
       // istio-ca-crl carries no root-cert.pem: the cluster's bundle is the one it last reported.
@@ -173,7 +170,13 @@ export function fleetService({ store, clock, observationMaxAgeMs = DEFAULT_OBSER
         throw new DomainError("validation_failed", "the first observation of a cluster must carry root-cert.pem", [{ path: "body.data.root-cert.pem", message: "required" }]);
       }
       const now = clock.now();
-      const facts = observedFacts({ rootCertPem, caCertPem: input.caCertPem, crlPem: input.crlPem });
+      // Built from what parseObservation parsed; a CRL-only report re-reads the bundle it keeps.
+      const facts: ObservedFacts = {
+        bundleSha256: sha256Hex(rootCertPem),
+        roots: parsed.roots ?? observedCertificates(rootCertPem, "rootCertPem"),
+        caCert: parsed.caCert,
+        crls: parsed.crls,
+      };
       const record: ObservationRecord = { ...input, rootCertPem, cluster: name, observedAt: now, facts };
       const details = {
         source: record.source,

@@ -114,9 +114,11 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
      */
     async issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
       try {
-        const result = await issue(clusterName, req, ctx);
-        if (result.created) observer.issuance("success");
-        return result;
+        const made = await create(clusterName, req, ctx);
+        // A record not created here is an earlier one for the same Idempotency-Key: replayed.
+        if (!made.created) return await replay(made.record, req, ctx);
+        observer.issuance("success");
+        return { record: made.record, created: true, files: await filesFor(made.record, true, made.keyPem) };
       } catch (err) {
         observer.issuance("failure");
         throw err;
@@ -129,7 +131,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
      * CSR. Throws like `issue`.
      */
     async prepare(clusterName: string, root: RootRecord, csrPem: string | undefined, ctx: AuditContext): Promise<IntermediateRecord> {
-      return (await issue(clusterName, { csrPem }, ctx, root)).record;
+      return (await create(clusterName, { csrPem }, ctx, root)).record;
     },
 
     /** Generations of a cluster, newest first (`page.after` is a generation number). */
@@ -157,15 +159,24 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
     },
   };
 
-  /** The issuance steps; `issue` wraps them with the outcome counter. */
-  async function issue(clusterName: string, req: IssueRequest, ctx: AuditContext, preparedUnder?: RootRecord): Promise<IssueResult> {
+  /**
+   * The issuance steps up to the commit: the new record (and its escrowed key, to hand out once),
+   * or the earlier record of the same Idempotency-Key with `created: false`. `issue` adds the
+   * files and the outcome counter; `prepare` passes the rotation's new root.
+   */
+  async function create(
+    clusterName: string,
+    req: IssueRequest,
+    ctx: AuditContext,
+    preparedUnder?: RootRecord,
+  ): Promise<{ record: IntermediateRecord; created: boolean; keyPem?: string | undefined }> {
     const cluster = await requireCluster(store, clusterName);
     if (cluster.decommissionedAt) {
       throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
     }
     if (req.idempotencyKey) {
       const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
-      if (earlier) return replay(earlier, req, ctx);
+      if (earlier) return { record: earlier, created: false };
     }
     if (!preparedUnder) await checkRate(clusterName, clock.now());
     const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem) : undefined;
@@ -248,10 +259,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
         keyReturned: !preparedUnder && record.custody === "escrowed",
       }),
     );
-    if (!result.created) return replay(result.record, req, ctx);
-    if (preparedUnder) return { record: result.record, created: true, files: {} as CacertsFiles };
-    const keyPem = pkcs8 ? pkcs8Pem(pkcs8) : undefined;
-    return { record: result.record, created: true, files: await filesFor(result.record, true, keyPem) };
+    return { ...result, keyPem: pkcs8 ? pkcs8Pem(pkcs8) : undefined };
   }
 
   /** Records a read of an escrowed key (cacerts, idempotent replay) in the audit trail. */

@@ -1,10 +1,14 @@
-import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
-import { parsePem } from "../x509/pem.js";
-import type { ObservationRecord } from "./ports.js";
+import { observedCertificates, observedCrls } from "./observed-facts.js";
+import type { ObservationRecord, ObservedCertificate, ObservedCrl } from "./ports.js";
 
-/** What a cluster reports, parsed and checked; `rootCertPem` undefined only for a CRL-only ConfigMap. */
-export type ObservationInput = Omit<ObservationRecord, "cluster" | "observedAt" | "rootCertPem" | "facts"> & { rootCertPem: string | undefined };
+/** What a cluster reports, as sent; `rootCertPem` undefined only for a CRL-only ConfigMap. */
+type ObservationText = Omit<ObservationRecord, "cluster" | "observedAt" | "rootCertPem" | "facts"> & { rootCertPem: string | undefined };
+
+/** What a cluster reports, checked, with its PEM texts parsed (once: the facts are built from them). */
+export type ObservationInput = ObservationText & {
+  parsed: { roots: ObservedCertificate[] | undefined; caCert: ObservedCertificate | null; crls: ObservedCrl[] | null };
+};
 
 const MAX_VERSION = 64;
 
@@ -35,13 +39,15 @@ export function parseObservation(text: string): ObservationInput {
   // JSON escapes (\u0050RIVATE) could hide the marker from the raw check: check the decoded text too.
   refusePrivateKey(JSON.stringify(body));
   const input = body.kind === "ConfigMap" ? fromConfigMap(body) : fromJson(body);
-  if (input.rootCertPem !== undefined) certificates(input.rootCertPem, "rootCertPem");
-  if (input.caCertPem !== null) certificates(input.caCertPem, "caCertPem");
-  if (input.crlPem !== null) crls(input.crlPem);
-  return input;
+  const parsed = {
+    roots: input.rootCertPem === undefined ? undefined : observedCertificates(input.rootCertPem, "rootCertPem"),
+    caCert: input.caCertPem === null ? null : (observedCertificates(input.caCertPem, "caCertPem")[0] ?? null),
+    crls: input.crlPem === null ? null : observedCrls(input.crlPem, "crlPem"),
+  };
+  return { ...input, parsed };
 }
 
-function fromJson(body: Record<string, unknown>): ObservationInput {
+function fromJson(body: Record<string, unknown>): ObservationText {
   const known = ["rootCertPem", "caCertPem", "crlPem", "istioVersion", "multiRoot", "ambient"];
   const extra = Object.keys(body).find((k) => !known.includes(k));
   if (extra) throw invalid(`body.${extra}`, "unknown field");
@@ -57,7 +63,7 @@ function fromJson(body: Record<string, unknown>): ObservationInput {
   };
 }
 
-function fromConfigMap(body: Record<string, unknown>): ObservationInput {
+function fromConfigMap(body: Record<string, unknown>): ObservationText {
   const data = body.data;
   if (!isObject(data)) throw invalid("body.data", "a ConfigMap needs data");
   const root = data["root-cert.pem"];
@@ -66,28 +72,6 @@ function fromConfigMap(body: Record<string, unknown>): ObservationInput {
   if (crl !== undefined && typeof crl !== "string") throw invalid("body.data.ca-crl.pem", "expected a string");
   if (root === undefined && crl === undefined) throw invalid("body.data", "expected root-cert.pem (istio-ca-root-cert) or ca-crl.pem (istio-ca-crl)");
   return { rootCertPem: root, caCertPem: null, crlPem: crl ?? null, istioVersion: null, multiRoot: null, ambient: null, source: "configmap" };
-}
-
-function certificates(pem: string, field: string): x509.X509Certificate[] {
-  return parsePem(pem, field).map((b, i) => {
-    if (b.label !== "CERTIFICATE") throw new DomainError("invalid_pem", `${field}: block ${i + 1} is ${b.label}, expected CERTIFICATE`);
-    try {
-      return new x509.X509Certificate(b.der);
-    } catch {
-      throw new DomainError("invalid_pem", `${field}: block ${i + 1} is not a certificate`);
-    }
-  });
-}
-
-function crls(pem: string): void {
-  parsePem(pem, "crlPem").forEach((b, i) => {
-    if (b.label !== "X509 CRL") throw new DomainError("invalid_pem", `crlPem: block ${i + 1} is ${b.label}, expected X509 CRL`);
-    try {
-      new x509.X509Crl(b.der);
-    } catch {
-      throw new DomainError("invalid_pem", `crlPem: block ${i + 1} is not a CRL`);
-    }
-  });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -1,5 +1,6 @@
 import * as x509 from "@peculiar/x509";
 import { createHash } from "node:crypto";
+import { DomainError } from "../errors.js";
 import { parsePem } from "../x509/pem.js";
 import type { ObservedCertificate, ObservedCrl, ObservedFacts } from "./ports.js";
 
@@ -30,19 +31,34 @@ function crl(der: Uint8Array<ArrayBuffer>): ObservedCrl {
   };
 }
 
-/** The certificates of a PEM text (other blocks ignored), in order; throws `invalid_pem`. */
-export function observedCertificates(pem: string, field: string): ObservedCertificate[] {
-  return parsePem(pem, field)
-    .filter((b) => b.label === "CERTIFICATE")
-    .map((b) => certificate(b.der));
+/** Parses each block of a PEM text as `label` with `parse`; throws `invalid_pem` naming the block. */
+function blocks<T>(pem: string, field: string, label: string, what: string, parse: (der: Uint8Array<ArrayBuffer>) => T): T[] {
+  return parsePem(pem, field).map((b, i) => {
+    if (b.label !== label) throw new DomainError("invalid_pem", `${field}: block ${i + 1} is ${b.label}, expected ${label}`);
+    try {
+      return parse(b.der);
+    } catch {
+      throw new DomainError("invalid_pem", `${field}: block ${i + 1} is not a ${what}`);
+    }
+  });
 }
 
-/** Parses what a cluster reported; throws `invalid_pem` on a text that is not PEM. */
+/** The certificates of a PEM text, in order; throws `invalid_pem` on any other block. */
+export function observedCertificates(pem: string, field: string): ObservedCertificate[] {
+  return blocks(pem, field, "CERTIFICATE", "certificate", certificate);
+}
+
+/** The CRLs of a PEM text, in order; throws `invalid_pem` on any other block. */
+export function observedCrls(pem: string, field: string): ObservedCrl[] {
+  return blocks(pem, field, "X509 CRL", "CRL", crl);
+}
+
+/** Parses what a cluster reported; throws `invalid_pem`. */
 export function observedFacts(o: { rootCertPem: string; caCertPem: string | null; crlPem: string | null }): ObservedFacts {
   return {
     bundleSha256: sha256Hex(o.rootCertPem),
     roots: observedCertificates(o.rootCertPem, "rootCertPem"),
     caCert: o.caCertPem === null ? null : (observedCertificates(o.caCertPem, "caCertPem")[0] ?? null),
-    crls: o.crlPem === null ? null : parsePem(o.crlPem, "crlPem").filter((b) => b.label === "X509 CRL").map((b) => crl(b.der)),
+    crls: o.crlPem === null ? null : observedCrls(o.crlPem, "crlPem"),
   };
 }

@@ -7,8 +7,7 @@ import { toPem } from "../x509/pem.js";
 import { BACKDATE_MS } from "./issuance.js";
 import type { IssuerCache } from "./issuers.js";
 import type { ClusterRecord, CrlRecord, IntermediateRecord, Observer, RootRecord, Store } from "./ports.js";
-import { crlRootSerials, includesPrepared, trustedRoots } from "./root-rotation-plan.js";
-import { DEFAULT_WORKLOAD_CERT_TTL_MS, prunableIssuers } from "./crl-pruning.js";
+import { caCrlIssuers, DEFAULT_WORKLOAD_CERT_TTL_MS } from "./ca-crl-issuers.js";
 
 export const DEFAULT_CRL_VALIDITY_MS = 7 * 86_400_000;
 const MAX_ATTEMPTS = 8;
@@ -210,19 +209,12 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
      * whole trust domain. With `strict`, throws `crl_incomplete` instead.
      */
     async caCrlBundle(trustDomain: string, options: { strict?: boolean } = {}): Promise<CaCrlBundle> {
-      const [all, rotation] = await Promise.all([allRoots(trustDomain), store.latestRootRotation(trustDomain)]);
-      // A root rotation's phase decides which roots' CRLs (and their intermediates') peers load.
-      const crlRoots = crlRootSerials(all, rotation);
-      const prepared = includesPrepared(rotation);
-      const roots = trustedRoots(all, rotation);
-      const pems = await Promise.all(roots.map(async (r) => toPem((await rootCrl(r)).der, "X509 CRL")));
-      const missing: IntermediateRecord[] = [];
       const now = clock.now();
-      const live = await store.listLiveIntermediates(trustDomain, now);
-      // Superseded ones that can have signed nothing still valid leave the bundle (keeps it under 1 MiB).
-      const pruned = prunableIssuers(live, now, workloadCertTtlMs);
-      for (const rec of live) {
-        if (!crlRoots.has(rec.rootSerial) || (rec.status === "prepared" && !prepared) || pruned.has(rec.serial)) continue;
+      const [all, rotation, live] = await Promise.all([allRoots(trustDomain), store.latestRootRotation(trustDomain), store.listLiveIntermediates(trustDomain, now)]);
+      const issuers = caCrlIssuers(all, rotation, live, now, workloadCertTtlMs);
+      const pems = await Promise.all(issuers.roots.map(async (r) => toPem((await rootCrl(r)).der, "X509 CRL")));
+      const missing: IntermediateRecord[] = [];
+      for (const rec of issuers.intermediates) {
         if (rec.custody === "escrowed") {
           pems.push(toPem((await intermediateCrl(rec)).der, "X509 CRL"));
           continue;

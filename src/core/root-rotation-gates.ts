@@ -1,4 +1,4 @@
-import type { IntermediateRecord, IntermediateSummary, ObservedFacts, RootRecord, RootRotationRecord, RotationPhase } from "./ports.js";
+import type { IntermediateSummary, LiveIssuer, ObservedFacts, RootRecord, RootRotationRecord, RotationPhase } from "./ports.js";
 import { bundlePem, bundleRoots } from "./root-rotation-plan.js";
 import { sha256Hex } from "./observed-facts.js";
 
@@ -24,7 +24,8 @@ export interface RotationCluster {
   name: string;
   custody: "escrowed" | "external";
   active: IntermediateSummary | undefined;
-  prepared: IntermediateRecord | undefined;
+  /** Its intermediate under the new root, not yet in service. */
+  prepared: LiveIssuer | undefined;
   /** Signs under the new root (its active intermediate is the new root's). */
   switched: boolean;
   observation: { observedAt: Date; facts: ObservedFacts; multiRoot: boolean | null } | undefined;

@@ -59,11 +59,6 @@ export function bundleRoots(roots: RootRecord[], rotation: RootRotationRecord | 
   return phaseRoots(open.phase, a, b);
 }
 
-/** Roots whose CRL, and whose intermediates' CRLs, ca-crl.pem carries. */
-export function crlRootSerials(roots: RootRecord[], rotation: RootRotationRecord | undefined): Set<string> {
-  return new Set(trustedRoots(roots, rotation).map((r) => r.serial));
-}
-
 /** Whether prepared intermediates' CRLs are in ca-crl.pem: from trust-both on, before any of them signs. */
 export function includesPrepared(rotation: RootRotationRecord | undefined): boolean {
   const phase = openRotation(rotation)?.phase;

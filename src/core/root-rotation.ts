@@ -2,7 +2,7 @@ import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService } from "./issuance.js";
-import { DEFAULT_WORKLOAD_CERT_TTL_MS } from "./crl-pruning.js";
+import { DEFAULT_WORKLOAD_CERT_TTL_MS } from "./ca-crl-issuers.js";
 import { issuerKeyIds } from "./issuer-key-ids.js";
 import { newRoot, type NewRootInput } from "./new-root.js";
 import { observedFacts } from "./observed-facts.js";
@@ -24,7 +24,6 @@ type Deps = {
     | "listClusters"
     | "getCluster"
     | "activeAndLatestIntermediates"
-    | "listLiveIntermediates"
     | "listLiveIssuers"
     | "getIntermediate"
     | "latestObservationSummaries"
@@ -101,13 +100,12 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
     const newRoot = roots.find((r) => r.serial === rotation.newRoot)!;
     const clusters = await liveClusters(rotation.trustDomain);
     const names = clusters.map((c) => c.name);
-    const [intermediates, summaries, live, issuers] = await Promise.all([
+    const [intermediates, summaries, issuers] = await Promise.all([
       store.activeAndLatestIntermediates(names),
       store.latestObservationSummaries(names),
-      store.listLiveIntermediates(rotation.trustDomain, now),
       store.listLiveIssuers(rotation.trustDomain, now),
     ]);
-    const prepared = new Map(live.filter((r) => r.status === "prepared").map((r) => [r.cluster, r]));
+    const prepared = new Map(issuers.filter((r) => r.status === "prepared").map((r) => [r.cluster, r]));
     const bSide = new Set([...(await keyIdsOf(issuers.filter((r) => r.rootSerial === newRoot.serial))).values()].map((k) => k.toLowerCase()));
     const rows: RootRotationView["clusters"] = [];
     for (const c of clusters) {
@@ -126,14 +124,16 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
     return { rotation, oldRoot, newRoot, clusters: rows, gate };
   }
 
-  /** Issues the new root's intermediate for every escrowed cluster that has none yet (new clusters too). */
-  async function prepareMissing(rotation: RootRotationRecord, ctx: AuditContext): Promise<void> {
-    if (rotation.phase === "drop-old") return;
+  /**
+   * Issues the new root's intermediate for every escrowed cluster that has none yet (new clusters
+   * too); returns the rotation's view after it.
+   */
+  async function prepareMissing(rotation: RootRotationRecord, ctx: AuditContext): Promise<RootRotationView> {
     const v = await view(rotation);
-    for (const c of v.clusters) {
-      if (c.prepared || c.switched || c.custody === "external") continue;
-      await issuance.prepare(c.name, v.newRoot, undefined, ctx);
-    }
+    if (rotation.phase === "drop-old") return v;
+    const missing = v.clusters.filter((c) => !c.prepared && !c.switched && c.custody !== "external");
+    for (const c of missing) await issuance.prepare(c.name, v.newRoot, undefined, ctx);
+    return missing.length > 0 ? view(rotation) : v;
   }
 
   const audit = (ctx: AuditContext, at: Date, action: string, rotation: RootRotationRecord, details: Record<string, unknown>) =>
@@ -195,8 +195,7 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
           warnings,
         }),
       );
-      await prepareMissing(stored, ctx);
-      return view(stored);
+      return prepareMissing(stored, ctx);
     },
 
     /** The open rotation, or the last finished one; throws `root_rotation_not_found`. */
@@ -216,8 +215,7 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
     async advance(trustDomain: string, input: AdvanceInput, ctx: AuditContext): Promise<AdvanceResult> {
       if (input.force && !input.reason?.trim()) throw new DomainError("validation_failed", "a forced step needs a reason (it is audited)", [{ path: "body.reason", message: "required with force" }]);
       let rotation = await requireOpen(trustDomain);
-      await prepareMissing(rotation, ctx);
-      let v = await view(rotation);
+      let v = await prepareMissing(rotation, ctx);
       const now = clock.now();
       if (rotation.phase === "sign-new") {
         const pending = v.clusters.filter((c) => !c.switched && c.prepared);
@@ -293,7 +291,7 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
       if (rotation.phase === "sign-new") {
         const moves: NonNullable<RootRotationChange["intermediates"]> = [];
         const stuck: string[] = [];
-        const live = new Map((await store.listLiveIntermediates(trustDomain, now)).map((r) => [r.serial, r]));
+        const live = new Map((await store.listLiveIssuers(trustDomain, now)).map((r) => [r.serial, r]));
         for (const c of v.clusters.filter((x) => x.switched)) {
           // The intermediate it superseded, when that one is under the old root and still valid.
           const prev = c.active!.supersedes ? live.get(c.active!.supersedes) : undefined;

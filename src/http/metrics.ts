@@ -5,8 +5,8 @@ import type { Clock } from "../clock.js";
 import type { FleetService } from "../core/fleet.js";
 import { requestHistogram } from "./request-histogram.js";
 import { toPem } from "../x509/pem.js";
-import { crlRootSerials, openRotation, trustedRoots } from "../core/root-rotation-plan.js";
-import { DEFAULT_WORKLOAD_CERT_TTL_MS, prunableIssuers } from "../core/crl-pruning.js";
+import { openRotation } from "../core/root-rotation-plan.js";
+import { caCrlIssuers, DEFAULT_WORKLOAD_CERT_TTL_MS } from "../core/ca-crl-issuers.js";
 
 type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "auditHead" | "listLiveIntermediates" | "latestRootRotation">;
 
@@ -79,16 +79,13 @@ export function createMetrics() {
           rotationPhase.set({ trust_domain: trustDomain, phase: open.phase }, 1);
           rotationSince.set({ trust_domain: trustDomain }, seconds(open.history.at(-1)!.at));
         }
-        // The issuers a root rotation's phase puts in ca-crl.pem (root-rotation-plan.ts), as caCrlBundle does.
-        const crlRoots = crlRootSerials(roots, rotation);
-        for (const r of trustedRoots(roots, rotation)) {
+        // The issuers caCrlBundle puts in ca-crl.pem (ca-crl-issuers.ts).
+        const issuers = caCrlIssuers(roots, rotation, await store.listLiveIntermediates(trustDomain, now), now, workloadCertTtlMs);
+        for (const r of issuers.roots) {
           const crl = await store.getLatestCrl(r.serial);
           if (crl) bytes += pemBytes(crl.der);
         }
-        const live = await store.listLiveIntermediates(trustDomain, now);
-        const pruned = prunableIssuers(live, now, workloadCertTtlMs);
-        for (const rec of live) {
-          if (!crlRoots.has(rec.rootSerial) || pruned.has(rec.serial)) continue;
+        for (const rec of issuers.intermediates) {
           const crl = await store.getLatestCrl(rec.serial);
           if (crl && (rec.custody === "escrowed" || crl.nextUpdate.getTime() > now.getTime())) bytes += pemBytes(crl.der);
           else if (rec.custody === "external") crlMissing.set({ trust_domain: trustDomain, cluster: rec.cluster, serial: rec.serial }, 1);

@@ -1,6 +1,6 @@
 import * as x509 from "@peculiar/x509";
 import { describe, expect, it } from "vitest";
-import { prunableIssuers } from "../../src/core/crl-pruning.js";
+import { prunableIssuers } from "../../src/core/ca-crl-issuers.js";
 import { testCore, TEST_CTX } from "../helpers.js";
 
 const HOUR = 3_600_000;
