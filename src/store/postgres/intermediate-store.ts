@@ -1,0 +1,167 @@
+import type { AuditInput } from "../../core/audit.js";
+import type { IntermediateRecord, IntermediateStore } from "../../core/ports.js";
+import { DomainError } from "../../errors.js";
+import { appendAudit } from "./audit-store.js";
+import { isUniqueViolation, toDate, type PgDb, type Sql } from "./pool.js";
+
+export interface IntermediateRow {
+  serial: string;
+  cluster: string;
+  trust_domain: string;
+  root_serial: string;
+  generation: number;
+  status: IntermediateRecord["status"];
+  custody: IntermediateRecord["custody"];
+  key_algorithm: IntermediateRecord["keyAlgorithm"];
+  cert_pem: string;
+  sealed_key: Buffer | null;
+  fingerprint_sha256: string;
+  not_before: number;
+  not_after: number;
+  rotate_after: number;
+  supersedes: string | null;
+  superseded_by: string | null;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: number;
+  subject: string | null;
+  key_id: string | null;
+  signing_seen_at: number | null;
+}
+
+export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
+  serial: r.serial,
+  cluster: r.cluster,
+  trustDomain: r.trust_domain,
+  rootSerial: r.root_serial,
+  generation: r.generation,
+  status: r.status,
+  custody: r.custody,
+  keyAlgorithm: r.key_algorithm,
+  certPem: r.cert_pem,
+  sealedKey: r.sealed_key && new Uint8Array(r.sealed_key),
+  fingerprintSha256: r.fingerprint_sha256,
+  notBefore: new Date(r.not_before),
+  notAfter: new Date(r.not_after),
+  rotateAfter: new Date(r.rotate_after),
+  supersedes: r.supersedes,
+  supersededBy: r.superseded_by,
+  revokedAt: toDate(r.revoked_at),
+  revocationReason: r.revocation_reason,
+  idempotencyKey: r.idempotency_key,
+  requestHash: r.request_hash,
+  createdAt: new Date(r.created_at),
+  subject: r.subject ?? undefined,
+  keyId: r.key_id ?? undefined,
+  signingSeenAt: r.signing_seen_at === null ? undefined : new Date(r.signing_seen_at),
+});
+
+/** Columns of an intermediate plus the serial of the generation that superseded it. */
+export const INTERMEDIATE_SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
+  FROM intermediates i`;
+
+async function one(c: Sql, sql: string, values: unknown[]): Promise<IntermediateRecord | undefined> {
+  const row = (await c.query<IntermediateRow>(sql, values)).rows[0];
+  return row && toIntermediate(row);
+}
+
+/** Intermediates in PostgreSQL; issuance and supersession commit in one transaction. */
+export function postgresIntermediateStore(db: PgDb): IntermediateStore {
+  const q = db.sql;
+  const byIdempotencyKey = (c: Sql, cluster: string, key: string) => one(c, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 AND i.idempotency_key = $2`, [cluster, key]);
+
+  const issue = async (c: Sql, rec: IntermediateRecord, audit: AuditInput) => {
+    if (rec.idempotencyKey !== null) {
+      const earlier = await byIdempotencyKey(c, rec.cluster, rec.idempotencyKey);
+      if (earlier) return { record: earlier, created: false };
+    }
+    const { g } = (await c.query<{ g: number | null }>("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = $1", [rec.cluster])).rows[0]!;
+    if ((g ?? 0) !== rec.generation - 1) {
+      throw new DomainError("rotation_in_progress", `another issuance for cluster ${rec.cluster} committed generation ${g} first; retry to issue the next one`);
+    }
+    // A prepared intermediate (root rotation) waits beside the active one; an active one replaces it.
+    if (rec.status === "active") await c.query("UPDATE intermediates SET status = 'superseded' WHERE cluster = $1 AND status = 'active'", [rec.cluster]);
+    await c.query(
+      `INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody, key_algorithm, cert_pem, sealed_key,
+         fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at, revocation_reason, idempotency_key, request_hash, created_at, subject, key_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+      [rec.serial, rec.cluster, rec.trustDomain, rec.rootSerial, rec.generation, rec.status, rec.custody, rec.keyAlgorithm, rec.certPem,
+        rec.sealedKey && Buffer.from(rec.sealedKey), rec.fingerprintSha256, rec.notBefore.getTime(), rec.notAfter.getTime(), rec.rotateAfter.getTime(),
+        rec.supersedes, rec.revokedAt?.getTime() ?? null, rec.revocationReason, rec.idempotencyKey, rec.requestHash, rec.createdAt.getTime(),
+        rec.subject ?? null, rec.keyId ?? null],
+    );
+    await appendAudit(c, audit);
+    return { record: rec, created: true };
+  };
+
+  return {
+    async listCertificates(filter, now, p) {
+      const clauses: string[] = [];
+      const params: unknown[] = [];
+      const bind = (v: unknown) => (params.push(v), `$${params.length}`);
+      if (filter.cluster) clauses.push(`i.cluster = ${bind(filter.cluster)}`);
+      if (filter.trustDomain) clauses.push(`i.trust_domain = ${bind(filter.trustDomain)}`);
+      if (filter.expiresBefore) clauses.push(`i.not_after < ${bind(filter.expiresBefore.getTime())}`);
+      if (filter.issuedAfter) clauses.push(`i.created_at > ${bind(filter.issuedAfter.getTime())}`);
+      if (filter.status) {
+        clauses.push(
+          filter.status === "revoked"
+            ? "i.status = 'revoked'"
+            : filter.status === "expired"
+              ? `i.status <> 'revoked' AND i.not_after <= ${bind(now.getTime())}`
+              : `i.status = ${bind(filter.status)} AND i.not_after > ${bind(now.getTime())}`,
+        );
+      }
+      if (p.after) {
+        const created = bind(p.after.createdAt);
+        clauses.push(`(i.created_at < ${created} OR (i.created_at = ${created} AND i.serial < ${bind(p.after.serial)}))`);
+      }
+      const where = clauses.length ? `WHERE ${clauses.join(" AND ")}` : "";
+      const { rows } = await q.query<IntermediateRow>(`${INTERMEDIATE_SELECT} ${where} ORDER BY i.created_at DESC, i.serial DESC LIMIT ${bind(p.limit)}`, params);
+      return rows.map(toIntermediate);
+    },
+    async insertIntermediate(record, audit) {
+      try {
+        return await db.tx((c) => issue(c, record, audit));
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`);
+        throw err;
+      }
+    },
+    async activateIntermediate(serial, previous, audit) {
+      const moved = () => new DomainError("rotation_in_progress", `intermediate ${serial} or its cluster's active one changed meanwhile; read them again`);
+      try {
+        return await db.tx(async (c) => {
+          if (previous !== null) {
+            if ((await c.query("UPDATE intermediates SET status = 'superseded' WHERE serial = $1 AND status = 'active'", [previous])).rowCount !== 1) throw moved();
+          } else if ((await c.query("SELECT 1 FROM intermediates WHERE cluster = (SELECT cluster FROM intermediates WHERE serial = $1) AND status = 'active'", [serial])).rowCount !== 0) {
+            throw moved();
+          }
+          if ((await c.query("UPDATE intermediates SET status = 'active', supersedes = $2 WHERE serial = $1 AND status = 'prepared'", [serial, previous])).rowCount !== 1) throw moved();
+          await appendAudit(c, audit);
+          return (await one(c, `${INTERMEDIATE_SELECT} WHERE i.serial = $1`, [serial]))!;
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw moved();
+        throw err;
+      }
+    },
+    getIntermediate: (serial) => one(q, `${INTERMEDIATE_SELECT} WHERE i.serial = $1`, [serial]),
+    getIntermediateByIdempotencyKey: (cluster, key) => byIdempotencyKey(q, cluster, key),
+    getActiveIntermediate: (cluster) => one(q, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 AND i.status = 'active'`, [cluster]),
+    getLatestIntermediate: (cluster) => one(q, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 ORDER BY i.generation DESC LIMIT 1`, [cluster]),
+    async countIntermediatesSince(cluster, since) {
+      return (await q.query<{ n: number }>("SELECT COUNT(*) AS n FROM intermediates WHERE cluster = $1 AND created_at > $2", [cluster, since.getTime()])).rows[0]!.n;
+    },
+    async listIntermediates(cluster, p) {
+      const before = p.after === undefined ? Number.MAX_SAFE_INTEGER : Number(p.after);
+      const { rows } = await q.query<IntermediateRow>(
+        `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 AND i.generation < $2 ORDER BY i.generation DESC LIMIT $3`,
+        [cluster, Math.min(before, 2 ** 31 - 1), p.limit],
+      );
+      return rows.map(toIntermediate);
+    },
+  };
+}

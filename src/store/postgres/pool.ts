@@ -1,0 +1,106 @@
+import pg from "pg";
+
+/** Anything that runs a query: the pool (autocommit reads) or a client inside a transaction. */
+export interface Sql {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * The audit trail's lock (pg_advisory_xact_lock key): every transaction that appends an audit
+ * event takes it before it reads anything, so writers from every replica commit one after
+ * another, each chaining to the event committed just before it (as SQLite's single writer does).
+ */
+export const AUDIT_LOCK = 0x6d657368_726f6f74n; // "meshroot"
+/** Held (session level) by the one replica that runs the background jobs. */
+export const LEADER_LOCK = 0x6d657368_6c656164n; // "meshlead"
+/** Held (session level) while migrations run, so that replicas starting together migrate once. */
+export const MIGRATION_LOCK = 0x6d657368_6d696772n; // "meshmigr"
+
+export interface PgOptions {
+  /** Connections in the pool (default 10). */
+  max?: number;
+  /** PEM CA certificate(s) to verify the server with (TLS); the URL's sslmode otherwise decides. */
+  ca?: string | undefined;
+  /** search_path for every connection (tests: one schema per store). */
+  schema?: string | undefined;
+  /** How long to wait for a connection before failing (default 5 s): a lost database fails requests, never hangs them. */
+  connectionTimeoutMs?: number;
+}
+
+export interface PgDb {
+  pool: pg.Pool;
+  /** Autocommit queries. */
+  sql: Sql;
+  /**
+   * Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when
+   * it throws. `lock` (default true) takes the audit lock first: required for any write that
+   * appends an audit event.
+   */
+  tx<T>(fn: (c: Sql) => Promise<T>, options?: { lock?: boolean }): Promise<T>;
+  close(): Promise<void>;
+}
+
+// BIGINT columns (epoch ms, seq, counts) as numbers: every value meshroot stores is below 2^53.
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+};
+
+/** The connection settings for `url` (postgres://…; sslmode in the URL), with meshroot's type parsing. */
+export function clientConfig(url: string, options: PgOptions = {}): pg.ClientConfig {
+  return {
+    connectionString: url,
+    types,
+    ...(options.ca ? { ssl: { ca: options.ca, rejectUnauthorized: true } } : {}),
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    application_name: "meshroot",
+  };
+}
+
+/** Opens a connection pool on `url`. Connecting is lazy: this never throws for an unreachable server. */
+export function openPg(url: string, options: PgOptions = {}): PgDb {
+  const pool = new pg.Pool({ ...clientConfig(url, options), max: options.max ?? 10, idleTimeoutMillis: 30_000 });
+  // An idle connection that the server drops (restart, failover) must not kill the process.
+  pool.on("error", () => {});
+  const sql: Sql = { query: (text, values) => pool.query(text, values as unknown[]) };
+  return {
+    pool,
+    sql,
+    async tx(fn, { lock = true } = {}) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query(lock ? `BEGIN; SELECT pg_advisory_xact_lock(${AUDIT_LOCK})` : "BEGIN");
+        const result = await fn(client as Sql);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+        } catch {
+          broken = true;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** True when `err` is PostgreSQL's unique violation (23505). */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "23505";
+}
+
+/** The name of the constraint a unique violation hit, or "". */
+export function violatedConstraint(err: unknown): string {
+  return String((err as { constraint?: unknown } | null)?.constraint ?? "");
+}
+
+/** Converts a nullable epoch-milliseconds column to a Date. */
+export function toDate(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
