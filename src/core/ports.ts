@@ -455,8 +455,21 @@ export interface RootKeys {
   generate(alg: KeyAlgorithm): Promise<PendingRootKey>;
   /** Takes an imported root's private key (PKCS#8 DER) into custody, as generate does. */
   importPkcs8(pkcs8: Uint8Array<ArrayBuffer>, alg: KeyAlgorithm): Promise<PendingRootKey>;
-  /** The signer of a stored root key; throws `decryption_failed`, `master_key_mismatch`, `key_unavailable`. */
+  /** The signer of a stored root key; throws `decryption_failed`, `master_key_mismatch`, `key_unavailable`, `hsm_unavailable`. */
   signerFor(keyRef: string, alg: KeyAlgorithm): Promise<Signer>;
+  /** Root keys in an HSM over PKCS#11 (`pkcs11:` references), when one is configured; absent, such roots are refused with `pkcs11_not_configured`. */
+  hsm?: HsmRootKeys | undefined;
+}
+
+/** Where a new root's key is made: sealed under the master key (software) or inside the HSM (pkcs11). */
+export type RootKeyStorage = "software" | "pkcs11";
+
+/** Root keys that live in an HSM: generated inside it, or an existing one taken by its `pkcs11:` URI. Throws `hsm_unavailable`. */
+export interface HsmRootKeys {
+  /** A key pair generated in the token, not extractable; throws `unsupported_key_algorithm` when the token cannot hold one of `alg`. */
+  generate(alg: KeyAlgorithm): Promise<PendingRootKey>;
+  /** The token's key that `keyUri` names; throws `hsm_key_not_found`, `key_mismatch` (not of `alg`), `validation_failed` (not a pkcs11: URI). */
+  adopt(keyUri: string, alg: KeyAlgorithm): Promise<PendingRootKey>;
 }
 
 export interface PendingRootKey {

@@ -1,0 +1,28 @@
+import type { RootKeys } from "../core/ports.js";
+import { DomainError } from "../errors.js";
+import type { KeyAlgorithm } from "../x509/key-algorithms.js";
+import type { Signer } from "../x509/signer.js";
+import type { pkcs11RootKeys } from "./pkcs11-root-keys.js";
+import { PKCS11_SCHEME } from "./pkcs11-uri.js";
+
+/**
+ * Root keys by the scheme of their reference, so that software and HSM roots live side by side
+ * (a trust domain may rotate from one to the other): `pkcs11:` to the token, anything else
+ * (`sealed:`) to the software custody. New keys go to the software custody unless the HSM is asked for.
+ */
+export function rootKeysByScheme(software: RootKeys, hsm: ReturnType<typeof pkcs11RootKeys> | undefined): RootKeys {
+  return {
+    generate: (alg) => software.generate(alg),
+    importPkcs8: (pkcs8, alg) => software.importPkcs8(pkcs8, alg),
+    signerFor(keyRef: string, alg: KeyAlgorithm): Promise<Signer> {
+      if (!keyRef.toLowerCase().startsWith(PKCS11_SCHEME)) return software.signerFor(keyRef, alg);
+      if (!hsm) {
+        return Promise.reject(
+          new DomainError("key_unavailable", `this root's key is in an HSM (${keyRef}) but no PKCS#11 token is configured: set MESHROOT_PKCS11_MODULE, MESHROOT_PKCS11_TOKEN and MESHROOT_PKCS11_PIN_FILE`),
+        );
+      }
+      return hsm.signerFor(keyRef, alg);
+    },
+    hsm: hsm && { generate: (alg) => hsm.generate(alg), adopt: (uri, alg) => hsm.adopt(uri, alg) },
+  };
+}
