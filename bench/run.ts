@@ -75,7 +75,7 @@ function workDir(): { dir: string; env: Record<string, string> } {
  */
 async function openCore(env: Record<string, string>) {
   const runtime = await openRuntime(parseConfig(env), () => {});
-  return { db: runtime.db, core: runtime.core };
+  return { db: runtime.sqlite!, core: runtime.core };
 }
 
 async function startServer(env: Record<string, string>) {

@@ -14,6 +14,19 @@ const envSchema = z
   .object({
     MESHROOT_ENV: z.enum(["development", "production"]).default("development").describe("development or production (production needs an explicit master key and `meshroot init`)"),
     MESHROOT_DATA_DIR: z.string().min(1).default("./data").describe("data directory: the database, the development master key and admin token"),
+    MESHROOT_DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/./, "must be a postgres:// URL, e.g. postgres://meshroot@db.internal:5432/meshroot?sslmode=verify-full")
+      .optional()
+      .describe("PostgreSQL database shared by every replica (postgres://user:password@host:5432/db; TLS by the URL's sslmode); unset: SQLite in the data directory"),
+    MESHROOT_DATABASE_POOL_SIZE: z.coerce
+      .number({ message: "must be a whole number of connections (1-200)" })
+      .int("must be a whole number of connections (1-200)")
+      .min(1, "must be a whole number of connections (1-200)")
+      .max(200, "must be a whole number of connections (1-200)")
+      .default(10)
+      .describe("PostgreSQL connections per replica (1-200)"),
+    MESHROOT_DATABASE_CA_FILE: optionalPath.describe("verify the PostgreSQL server's TLS certificate against this CA (PEM)"),
     MESHROOT_HOST: z.string().min(1).default("127.0.0.1").describe("listen address; a non-loopback one needs TLS or MESHROOT_ALLOW_INSECURE_HTTP=true"),
     MESHROOT_PORT: z.coerce
       .number({ message: "must be a port number (0-65535)" })
@@ -96,6 +109,8 @@ const envSchema = z
 export interface Config {
   env: "development" | "production";
   dataDir: string;
+  /** PostgreSQL (MESHROOT_DATABASE_URL) shared by every replica; undefined: SQLite in dataDir. */
+  database: { url: string; poolSize: number; caFile: string | undefined } | undefined;
   host: string;
   port: number;
   masterKeyFile: string | undefined;
@@ -139,6 +154,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
   return Object.freeze({
     env: e.MESHROOT_ENV,
     dataDir: resolve(e.MESHROOT_DATA_DIR),
+    database: e.MESHROOT_DATABASE_URL
+      ? { url: e.MESHROOT_DATABASE_URL, poolSize: e.MESHROOT_DATABASE_POOL_SIZE, caFile: e.MESHROOT_DATABASE_CA_FILE }
+      : undefined,
     host: e.MESHROOT_HOST,
     port: e.MESHROOT_PORT,
     masterKeyFile: e.MESHROOT_MASTER_KEY_FILE,

@@ -9,11 +9,14 @@ import { createCore, type Core } from "./core/core.js";
 import { combineObservers, type KeyVault } from "./core/ports.js";
 import { decodeMasterKey, envelopeVault } from "./keys/envelope-vault.js";
 import { sealedRootKeys } from "./keys/sealed-root-keys.js";
+import { openConfiguredHsm, rootKeysByScheme } from "./keys/pkcs11-dispatch.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { DomainError, isDomainError } from "./errors.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
 import { publicCache, type PublicCache } from "./http/public-cache.js";
+import type { Store } from "./core/ports.js";
+import { openPostgres } from "./store/postgres/open.js";
 import { openDatabase, type Db } from "./store/sqlite/database.js";
 import { sqliteMetaStore } from "./store/sqlite/meta-store.js";
 import { loadMigrations, migrate, migrationsCurrent } from "./store/sqlite/migrate.js";
@@ -28,7 +31,12 @@ const KEY_CHECK = "master_key_check";
 const KEY_CHECK_PLAINTEXT = "meshroot master key check v1";
 
 export interface Runtime {
-  db: Db;
+  /** Which database runs: SQLite in the data directory, or PostgreSQL (MESHROOT_DATABASE_URL) shared by replicas. */
+  backend: "sqlite" | "postgres";
+  /** The SQLite database itself (the bench seeds through it); undefined on PostgreSQL. */
+  sqlite: Db | undefined;
+  /** Where the data is, for messages: the data directory, or the PostgreSQL host and database (never a password). */
+  location: string;
   core: Core;
   metrics: Metrics;
   /** The public routes' cache, invalidated by the core's change events. */
@@ -37,6 +45,12 @@ export interface Runtime {
   clock: Clock;
   /** Readiness: database reachable, migrations applied, master key loaded. */
   readiness(): { ready: boolean; checks: Record<string, boolean> };
+  /**
+   * Runs the background jobs that `start` starts where they belong: in this process on SQLite
+   * (one serve per data directory); on PostgreSQL only on the replica that holds the leader lock,
+   * taken over by another when it goes. Returns a function that stops them.
+   */
+  runBackgroundJobs(start: () => () => Promise<void>, log: { info(msg: string): void; error(obj: unknown, msg: string): void }): () => Promise<void>;
   close(): void;
 }
 
@@ -54,34 +68,23 @@ x509.cryptoProvider.set(globalThis.crypto);
  */
 export async function openRuntime(config: Readonly<Config>, notice: Notice, clock: Clock = systemClock): Promise<Runtime> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (config.database) return openPostgresRuntime(config, config.database, notice, clock);
   const dbPath = join(config.dataDir, DB_FILE);
   const fresh = !existsSync(dbPath);
+  // First: a wrong PIN or a missing token refuses to start with nothing written (no master key, no database).
+  const hsm = openConfiguredHsm(config.pkcs11);
   const vault = envelopeVault(loadMasterKey(config, fresh, notice));
   const db = openDatabase(dbPath);
   try {
     const migrations = loadMigrations();
     migrate(db, migrations, () => clock.now().getTime());
-    await checkMasterKey(db, vault, dbPath);
+    await checkMasterKey(sqliteMeta(db), vault, dbPath);
     const store = sqliteStore(db);
-    const metrics = createMetrics();
-    metrics.watchFleet(store, clock, config.workloadCertTtlMs);
-    const cache = publicCache(clock);
-    const core = createCore({
-      store,
-      observer: combineObservers(metrics.observer, cache.observer),
-      rootKeys: sealedRootKeys(vault, globalThis.crypto),
-      vault,
-      crypto: globalThis.crypto,
-      clock,
-      publicUrl: config.publicUrl,
-      crlValidityMs: config.crlValidityMs,
-      observationMaxAgeMs: config.observationMaxAgeMs,
-      workloadCertTtlMs: config.workloadCertTtlMs,
-      maxIssuancesPerClusterPerDay: config.maxIssuancesPerClusterPerDay,
-    });
-    metrics.watchTrust(core.fleet, clock);
+    const { core, metrics, cache } = wireCore(config, store, vault, clock, hsm);
     return {
-      db,
+      backend: "sqlite",
+      sqlite: db,
+      location: config.dataDir,
       core,
       metrics,
       publicCache: cache,
@@ -99,12 +102,90 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
         const checks = { database, migrations: migrated, masterKey: true };
         return { ready: database && migrated, checks };
       },
-      close: () => db.close(),
+      runBackgroundJobs: (start) => start(),
+      close: () => {
+        db.close();
+        hsm?.close();
+      },
     };
   } catch (err) {
     db.close();
+    hsm?.close();
     throw err;
   }
+}
+
+/**
+ * The runtime on PostgreSQL: migrates (once across replicas), checks the master key, and keeps
+ * readiness from a ping every second (so /readyz answers 503 while the database is away and
+ * recovers by itself). Another replica's writes reach this one's public cache by LISTEN/NOTIFY.
+ */
+async function openPostgresRuntime(
+  config: Readonly<Config>,
+  database: NonNullable<Config["database"]>,
+  notice: Notice,
+  clock: Clock,
+): Promise<Runtime> {
+  const ca = database.caFile ? readFileSync(database.caFile, "utf8") : undefined;
+  const pg = await openPostgres(database.url, { max: database.poolSize, ca }, () => clock.now().getTime());
+  let hsm: ReturnType<typeof openConfiguredHsm>;
+  try {
+    // A fresh database takes the development key (generated once, in this data directory); one with a check record needs its own.
+    const fresh = (await pg.meta.get(KEY_CHECK)) === undefined;
+    const vault = envelopeVault(loadMasterKey(config, fresh, notice));
+    await checkMasterKey(pg.meta, vault, pg.where);
+    hsm = openConfiguredHsm(config.pkcs11);
+    const { core, metrics, cache } = wireCore(config, pg.store, vault, clock, hsm);
+    const unlisten = pg.listen((trustDomain) => {
+      cache.observer.bundleChanged(trustDomain);
+      cache.observer.crlChanged(trustDomain);
+    });
+    return {
+      backend: "postgres",
+      sqlite: undefined,
+      location: `${pg.where} (files in ${config.dataDir})`,
+      core,
+      metrics,
+      publicCache: cache,
+      vault,
+      clock,
+      readiness() {
+        const { database: reachable, migrations } = pg.health();
+        return { ready: reachable && migrations, checks: { database: reachable, migrations, masterKey: true } };
+      },
+      runBackgroundJobs: (start, log) => pg.runAsLeader(start, log),
+      close() {
+        hsm?.close();
+        void unlisten().then(() => pg.close());
+      },
+    };
+  } catch (err) {
+    hsm?.close();
+    await pg.close();
+    throw err;
+  }
+}
+
+/** The core over `store`, with the metrics and the public cache listening to it. */
+function wireCore(config: Readonly<Config>, store: Store, vault: KeyVault, clock: Clock, hsm: ReturnType<typeof openConfiguredHsm>) {
+  const metrics = createMetrics();
+  metrics.watchFleet(store, clock, config.workloadCertTtlMs);
+  const cache = publicCache(clock);
+  const core = createCore({
+    store,
+    observer: combineObservers(metrics.observer, cache.observer),
+    rootKeys: rootKeysByScheme(sealedRootKeys(vault, globalThis.crypto), hsm?.rootKeys),
+    vault,
+    crypto: globalThis.crypto,
+    clock,
+    publicUrl: config.publicUrl,
+    crlValidityMs: config.crlValidityMs,
+    observationMaxAgeMs: config.observationMaxAgeMs,
+    workloadCertTtlMs: config.workloadCertTtlMs,
+    maxIssuancesPerClusterPerDay: config.maxIssuancesPerClusterPerDay,
+  });
+  metrics.watchTrust(core.fleet, clock);
+  return { core, metrics, cache };
 }
 
 function loadMasterKey(config: Readonly<Config>, freshDatabase: boolean, notice: Notice): Uint8Array {
@@ -149,22 +230,39 @@ function refuseReadableKeyFile(file: string): void {
   }
 }
 
-async function checkMasterKey(db: Db, vault: KeyVault, dbPath: string): Promise<void> {
+/** The master-key check record's storage: SQLite's meta table, or PostgreSQL's. */
+interface KeyCheckMeta {
+  get(key: string): Promise<string | undefined> | string | undefined;
+  dataRows(): Promise<string[]> | string[];
+  /** False when another replica stored the key first. */
+  insertIfAbsent(key: string, value: string): Promise<boolean> | boolean;
+}
+
+function sqliteMeta(db: Db): KeyCheckMeta {
   const meta = sqliteMetaStore(db);
-  const stored = meta.get(KEY_CHECK);
+  return { get: (key) => meta.get(key), dataRows: () => meta.dataRows(), insertIfAbsent: (key, value) => (meta.insert(key, value), true) };
+}
+
+async function checkMasterKey(meta: KeyCheckMeta, vault: KeyVault, dbPath: string): Promise<void> {
+  let stored = await meta.get(KEY_CHECK);
   if (stored === undefined) {
     // Only a database that holds nothing may take a key unchecked: anywhere else a missing check
     // row would let a wrong key start and then record itself as the right one.
-    const rows = meta.dataRows();
-    if (rows.length > 0) {
+    const rows = await meta.dataRows();
+    // A replica starting on the same new database stores its record before any data: read it again before refusing.
+    if (rows.length > 0) stored = await meta.get(KEY_CHECK);
+    if (stored === undefined && rows.length > 0) {
       throw new DomainError(
         "master_key_mismatch",
         `${dbPath} holds data (${rows.join(", ")}) but its master-key check record (meta '${KEY_CHECK}') is missing, so the configured master key (id ${vault.keyId}) cannot be checked: refusing to start. Restore the database from a backup taken with its check record.`,
       );
     }
+  }
+  if (stored === undefined) {
     const sealed = await vault.seal(Buffer.from(KEY_CHECK_PLAINTEXT), KEY_CHECK);
-    meta.insert(KEY_CHECK, Buffer.from(sealed).toString("base64"));
-    return;
+    if (await meta.insertIfAbsent(KEY_CHECK, Buffer.from(sealed).toString("base64"))) return;
+    // Another replica started on the same new database first: its key must be this one.
+    stored = (await meta.get(KEY_CHECK))!;
   }
   try {
     await vault.open(Buffer.from(stored, "base64"), KEY_CHECK);
@@ -185,8 +283,14 @@ async function checkMasterKey(db: Db, vault: KeyVault, dbPath: string): Promise<
  */
 export async function bootstrapAdminToken(runtime: Runtime, config: Readonly<Config>): Promise<string | undefined> {
   if (await runtime.core.tokens.bootstrapped()) return undefined;
-  const { secret } = await runtime.core.tokens.create({ name: "bootstrap-admin", role: "admin", secret: config.adminToken }, systemContext("bootstrap"));
-  return secret;
+  try {
+    const { secret } = await runtime.core.tokens.create({ name: "bootstrap-admin", role: "admin", secret: config.adminToken }, systemContext("bootstrap"));
+    return secret;
+  } catch (err) {
+    // Replicas starting together on one new PostgreSQL database: another one bootstrapped first.
+    if (await runtime.core.tokens.bootstrapped()) return undefined;
+    throw err;
+  }
 }
 
 /** Writes the bootstrap admin token to `<data>/admin.token` (0600), once. Returns the path. */

@@ -15,6 +15,12 @@ import { stderrNotice } from "./notice.js";
 export async function backupCommand(file: string): Promise<void> {
   const config = parseConfig();
   for (const warning of unknownSettings()) stderrNotice("info", `warning: ${warning}`);
+  if (config.database) {
+    throw new DomainError(
+      "config_invalid",
+      "meshroot backup copies the SQLite database of a data directory; with MESHROOT_DATABASE_URL (PostgreSQL) back up with pg_dump, or continuous archiving (PITR), as the README's PostgreSQL section says",
+    );
+  }
   const source = join(config.dataDir, DB_FILE);
   if (!existsSync(source)) throw new DomainError("config_invalid", `no database at ${source} (MESHROOT_DATA_DIR)`);
   const target = resolve(file);

@@ -20,7 +20,7 @@ export const serveHelp = (): string =>
 export async function serveCommand(): Promise<void> {
   const config = parseConfig();
   for (const warning of unknownSettings()) stderrNotice("info", `warning: ${warning}`);
-  if (config.env === "production" && !existsSync(join(config.dataDir, DB_FILE))) {
+  if (config.env === "production" && !config.database && !existsSync(join(config.dataDir, DB_FILE))) {
     throw new DomainError(
       "config_invalid",
       `${config.dataDir} holds no meshroot database: run meshroot init first, with the same settings (in production serve does not initialise a data directory)`,
@@ -66,7 +66,11 @@ export async function serveCommand(): Promise<void> {
     throw listenError(err, config);
   }
 
-  const stopJobs = startBackgroundJobs(runtime.core, app.log, config.rotationSchedule);
+  // On PostgreSQL only the replica holding the leader lock runs them.
+  const stopJobs = runtime.runBackgroundJobs(() => startBackgroundJobs(runtime.core, app.log, config.rotationSchedule), {
+    info: (msg) => app.log.info(msg),
+    error: (obj, msg) => app.log.error(obj, msg),
+  });
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -88,7 +92,7 @@ export async function serveCommand(): Promise<void> {
   process.on("SIGINT", () => shutdown("SIGINT"));
 
   const tokenHint = secret === undefined ? "" : config.adminToken ? " (admin token: MESHROOT_ADMIN_TOKEN)" : ` (admin token: ${join(config.dataDir, ADMIN_TOKEN_FILE)})`;
-  stderrNotice("info", `listening on ${address} with data in ${config.dataDir}${tokenHint}; API docs at ${address}/docs`);
+  stderrNotice("info", `listening on ${address} with data in ${runtime.location}${tokenHint}; API docs at ${address}/docs`);
 }
 
 /** Binds the configured address once and lets it go: throws listenError's line when it is taken. */
