@@ -1,9 +1,10 @@
-import { timingSafeEqual } from "node:crypto";
+import { createPublicKey, randomBytes, timingSafeEqual, verify } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
 import { keyAlgorithmOf, type KeyAlgorithm } from "../x509/key-algorithms.js";
 import { parsePrivateKeyPem } from "../x509/private-keys.js";
 import { parseSinglePem } from "../x509/pem.js";
+import type { Signer } from "../x509/signer.js";
 
 const EXTENDED_KEY_USAGE = "2.5.29.37";
 
@@ -34,6 +35,22 @@ export async function validateImportedRoot(
   now: Date,
   crypto: Crypto,
 ): Promise<ImportedRoot> {
+  const { cert, keyAlgorithm, warnings } = await validateRootCertificate(input.certificatePem, now, crypto);
+  const key = parsePrivateKeyPem(input.privateKeyPem, "import.privateKeyPem");
+  const certSpki = new Uint8Array(cert.publicKey.rawData);
+  if (certSpki.length !== key.spki.length || !timingSafeEqual(certSpki, key.spki)) {
+    throw new DomainError("key_mismatch", "import.privateKeyPem does not match the certificate's public key");
+  }
+  return { cert, keyAlgorithm, pkcs8: key.pkcs8, warnings };
+}
+
+/** The certificate checks of validateImportedRoot, for a root whose key is elsewhere (an HSM): the same errors but `key_mismatch`. */
+export async function validateRootCertificate(
+  certificatePem: string,
+  now: Date,
+  crypto: Crypto,
+): Promise<Omit<ImportedRoot, "pkcs8">> {
+  const input = { certificatePem };
   const block = parseSinglePem(input.certificatePem, "import.certificatePem", ["CERTIFICATE"]);
   let cert: x509.X509Certificate;
   try {
@@ -65,13 +82,26 @@ export async function validateImportedRoot(
   if (cert.notAfter.getTime() <= now.getTime()) {
     throw new DomainError("root_expired", `the imported certificate expired at ${cert.notAfter.toISOString()}`);
   }
-  const key = parsePrivateKeyPem(input.privateKeyPem, "import.privateKeyPem");
-  const certSpki = new Uint8Array(cert.publicKey.rawData);
-  if (certSpki.length !== key.spki.length || !timingSafeEqual(certSpki, key.spki)) {
-    throw new DomainError("key_mismatch", "import.privateKeyPem does not match the certificate's public key");
-  }
   const warnings = cert.getExtension(x509.SubjectKeyIdentifierExtension)
     ? []
     : ["the root has no subjectKeyIdentifier: openssl verify -x509_strict rejects chains under it; reissue it with one"];
-  return { cert, keyAlgorithm, pkcs8: key.pkcs8, warnings };
+  return { cert, keyAlgorithm, warnings };
+}
+
+/**
+ * Proves that a signer holds the certificate's private key, for a key that cannot be read (an
+ * HSM's): signs a fresh challenge and verifies it with the certificate's public key. Throws
+ * `key_mismatch` naming `field`.
+ */
+export async function checkSignerMatches(cert: x509.X509Certificate, signer: Signer, field: string): Promise<void> {
+  const challenge = randomBytes(32);
+  const signature = await signer.sign(challenge);
+  const publicKey = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" });
+  let ok = false;
+  try {
+    ok = verify(signer.keyAlgorithm === "ecdsa-p384" ? "sha384" : "sha256", challenge, publicKey, signature);
+  } catch {
+    /* a malformed signature is no match */
+  }
+  if (!ok) throw new DomainError("key_mismatch", `${field} does not hold the certificate's private key: a signature made with it does not verify with the certificate's public key`);
 }

@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs";
 import type { RootKeys } from "../core/ports.js";
 import { DomainError } from "../errors.js";
 import type { KeyAlgorithm } from "../x509/key-algorithms.js";
 import type { Signer } from "../x509/signer.js";
-import type { pkcs11RootKeys } from "./pkcs11-root-keys.js";
+import { pkcs11RootKeys } from "./pkcs11-root-keys.js";
+import { openPkcs11Token } from "./pkcs11-token.js";
 import { PKCS11_SCHEME } from "./pkcs11-uri.js";
 
 /**
@@ -25,4 +27,30 @@ export function rootKeysByScheme(software: RootKeys, hsm: ReturnType<typeof pkcs
     },
     hsm: hsm && { generate: (alg) => hsm.generate(alg), adopt: (uri, alg) => hsm.adopt(uri, alg) },
   };
+}
+
+/**
+ * Opens the configured token (MESHROOT_PKCS11_*), reading the PIN file, for `serve` at start;
+ * undefined when no HSM is configured. Throws `config_invalid` naming the setting to fix.
+ */
+export function openConfiguredHsm(
+  settings: { module: string; token: string; pin: string | undefined; pinFile: string | undefined } | undefined,
+): { rootKeys: ReturnType<typeof pkcs11RootKeys>; healthy(): boolean; close(): void } | undefined {
+  if (!settings) return undefined;
+  let pin = settings.pin;
+  if (settings.pinFile !== undefined) {
+    try {
+      pin = readFileSync(settings.pinFile, "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      throw new DomainError("config_invalid", `MESHROOT_PKCS11_PIN_FILE ${settings.pinFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (pin === "") throw new DomainError("config_invalid", `MESHROOT_PKCS11_PIN_FILE ${settings.pinFile} is empty`);
+  }
+  const token = openPkcs11Token({
+    module: settings.module,
+    token: settings.token,
+    pin: pin!,
+    names: { module: "MESHROOT_PKCS11_MODULE", token: "MESHROOT_PKCS11_TOKEN", pin: settings.pinFile !== undefined ? `MESHROOT_PKCS11_PIN_FILE (${settings.pinFile})` : "MESHROOT_PKCS11_PIN" },
+  });
+  return { rootKeys: pkcs11RootKeys(token), healthy: () => token.healthy(), close: () => token.close() };
 }

@@ -134,7 +134,8 @@ export function openPkcs11Token(settings: Pkcs11Settings): Pkcs11Token {
   let ok = true;
 
   function connect(atStart: boolean): Session {
-    const fail = (message: string) => new DomainError(atStart ? "config_invalid" : "hsm_unavailable", message);
+    const fail = (message: string) =>
+      atStart ? new DomainError("config_invalid", message) : new DomainError("hsm_unavailable", `token ${JSON.stringify(settings.token)} is unavailable: ${message}`);
     const { p } = mod;
     let slots: { slot: Handle; label: string }[];
     try {
@@ -183,7 +184,7 @@ export function openPkcs11Token(settings: Pkcs11Settings): Pkcs11Token {
     try {
       initialize(mod.p, lib);
     } catch (err) {
-      throw new DomainError("hsm_unavailable", `the PKCS#11 module ${settings.module} cannot be initialised: ${ckr(err) ?? (err as Error).message}`);
+      throw new DomainError("hsm_unavailable", `token ${JSON.stringify(settings.token)} is unavailable: the PKCS#11 module ${settings.module} cannot be initialised (${ckr(err) ?? (err as Error).message})`);
     }
   }
 

@@ -7,6 +7,10 @@ const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 /** A root meshroot generates (trust-domain creation, root rotation). */
 export const GeneratedRoot = z.strictObject({
   keyAlgorithm: KeyAlgorithmSchema.optional().describe("root key algorithm (default ecdsa-p256)"),
+  keyStorage: z
+    .enum(["software", "pkcs11"])
+    .optional()
+    .describe("where the root key is made and kept: software (sealed under the master key, the default) or pkcs11 (generated inside the HSM, never leaves it; needs the MESHROOT_PKCS11_* settings)"),
   validityDays: z.int().min(1).max(36_500).optional().describe("root validity in days (default 3650)"),
   organization: z
     .string()
@@ -17,11 +21,20 @@ export const GeneratedRoot = z.strictObject({
     .describe("O= of the root and its intermediates (default meshroot)"),
 });
 
-/** An existing root and its key, imported after the import checks. */
-export const ImportedRoot = z.strictObject({
-  certificatePem: PemText("the root certificate (PEM)"),
-  privateKeyPem: PemText("its private key: PEM PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY, unencrypted"),
-});
+/** An existing root and its key (PEM, or a key already in the HSM), imported after the import checks. */
+export const ImportedRoot = z
+  .strictObject({
+    certificatePem: PemText("the root certificate (PEM)"),
+    privateKeyPem: PemText("its private key: PEM PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY, unencrypted").optional(),
+    keyUri: z
+      .string()
+      .min(8)
+      .max(1024)
+      .regex(/^pkcs11:[^?]*$/, "must be an RFC 7512 pkcs11: URI without a query, e.g. pkcs11:token=meshroot;id=%01;type=private")
+      .optional()
+      .describe("instead of privateKeyPem: the RFC 7512 URI of its private key in the configured HSM token (checked by signing with it)"),
+  })
+  .refine((b) => (b.privateKeyPem === undefined) !== (b.keyUri === undefined), { message: "give privateKeyPem or keyUri, one of them", path: ["keyUri"] });
 
 export const CreateTrustDomainBody = z
   .strictObject({
