@@ -83,6 +83,10 @@ const envSchema = z
       .describe("whose X-Forwarded-For to believe: true, a hop count, or addresses/CIDRs"),
     MESHROOT_METRICS_TOKEN_REQUIRED: bool.default(false).describe("GET /metrics needs a valid token (any role)"),
     MESHROOT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("fatal, error, warn, info, debug, trace or silent"),
+    MESHROOT_PKCS11_MODULE: optionalPath.describe("PKCS#11 library of the HSM that holds root keys (e.g. /usr/lib/softhsm/libsofthsm2.so); enables keyStorage pkcs11"),
+    MESHROOT_PKCS11_TOKEN: z.string().min(1).max(32).optional().describe("label of the HSM token that holds root keys (with MESHROOT_PKCS11_MODULE)"),
+    MESHROOT_PKCS11_PIN_FILE: optionalPath.describe("file holding the token's user PIN (preferred over MESHROOT_PKCS11_PIN)"),
+    MESHROOT_PKCS11_PIN: z.string().min(1).optional().describe("the token's user PIN itself; set this or MESHROOT_PKCS11_PIN_FILE"),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -94,6 +98,12 @@ const envSchema = z
     }
     if (Boolean(env.MESHROOT_TLS_CERT_FILE) !== Boolean(env.MESHROOT_TLS_KEY_FILE)) {
       issue("MESHROOT_TLS_CERT_FILE", "MESHROOT_TLS_CERT_FILE and MESHROOT_TLS_KEY_FILE go together");
+    }
+    if (env.MESHROOT_PKCS11_MODULE && !env.MESHROOT_PKCS11_TOKEN) issue("MESHROOT_PKCS11_TOKEN", "MESHROOT_PKCS11_MODULE needs the label of the token to use");
+    if (env.MESHROOT_PKCS11_MODULE && !env.MESHROOT_PKCS11_PIN && !env.MESHROOT_PKCS11_PIN_FILE) issue("MESHROOT_PKCS11_PIN_FILE", "MESHROOT_PKCS11_MODULE needs the token's PIN: MESHROOT_PKCS11_PIN_FILE or MESHROOT_PKCS11_PIN");
+    if (env.MESHROOT_PKCS11_PIN && env.MESHROOT_PKCS11_PIN_FILE) issue("MESHROOT_PKCS11_PIN", "set MESHROOT_PKCS11_PIN or MESHROOT_PKCS11_PIN_FILE, not both");
+    if (!env.MESHROOT_PKCS11_MODULE && (env.MESHROOT_PKCS11_TOKEN || env.MESHROOT_PKCS11_PIN || env.MESHROOT_PKCS11_PIN_FILE)) {
+      issue("MESHROOT_PKCS11_MODULE", "the MESHROOT_PKCS11_* settings need MESHROOT_PKCS11_MODULE, the path of the HSM's PKCS#11 library");
     }
     if (env.MESHROOT_TLS_CLIENT_CA_FILE && !env.MESHROOT_TLS_CERT_FILE) {
       issue("MESHROOT_TLS_CLIENT_CA_FILE", "client-certificate auth needs TLS (MESHROOT_TLS_CERT_FILE and MESHROOT_TLS_KEY_FILE)");
@@ -131,6 +141,8 @@ export interface Config {
   metricsTokenRequired: boolean;
   /** Most intermediates one cluster may get in any 24 hours (idempotent replays do not count). */
   maxIssuancesPerClusterPerDay: number;
+  /** The HSM that holds root keys (keyStorage pkcs11), when configured; the PIN inline or in a file (read at start). */
+  pkcs11: { module: string; token: string; pin: string | undefined; pinFile: string | undefined } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +186,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     trustProxy: parseTrustProxy(e.MESHROOT_TRUST_PROXY),
     metricsTokenRequired: e.MESHROOT_METRICS_TOKEN_REQUIRED,
     maxIssuancesPerClusterPerDay: e.MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY,
+    pkcs11: e.MESHROOT_PKCS11_MODULE
+      ? { module: e.MESHROOT_PKCS11_MODULE, token: e.MESHROOT_PKCS11_TOKEN!, pin: e.MESHROOT_PKCS11_PIN, pinFile: e.MESHROOT_PKCS11_PIN_FILE }
+      : undefined,
   });
 }
 
