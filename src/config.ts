@@ -69,6 +69,13 @@ const envSchema = z
       .max(8760, "must be a whole number of hours (1-8760)")
       .default(24)
       .describe("hours a workload certificate lives (istiod's WORKLOAD_CERT_TTL): a superseded intermediate's CRL leaves ca-crl.pem this long after its cluster was seen signing with a successor (1-8760)"),
+    MESHROOT_PREPARE_LEAD: z.coerce
+      .number({ message: "must be a whole number of hours (0-8760)" })
+      .int("must be a whole number of hours (0-8760)")
+      .min(0, "must be a whole number of hours (0-8760)")
+      .max(8760, "must be a whole number of hours (0-8760)")
+      .default(48)
+      .describe("hours ahead of rotate-after that a staged rotation (trust domain with caCrl) prepares the next intermediate; a peer that never reported counts as having its CRL this long after (0-8760)"),
     MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY: z.coerce
       .number({ message: "must be a whole number (1-10000)" })
       .int("must be a whole number (1-10000)")
@@ -135,6 +142,8 @@ export interface Config {
   observationMaxAgeMs: number;
   /** How long workload certificates live (MESHROOT_WORKLOAD_CERT_TTL hours): CRL pruning waits this long. */
   workloadCertTtlMs: number;
+  /** How far ahead of rotate-after staged rotations prepare (MESHROOT_PREPARE_LEAD hours). */
+  prepareLeadMs: number;
   /** fastify `trustProxy`: whose X-Forwarded-For to believe for the client address (false: nobody). */
   trustProxy: boolean | number | string[];
   /** When true, /metrics needs a valid token (any role). */
@@ -183,6 +192,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     crlValidityMs: e.MESHROOT_CRL_VALIDITY_HOURS * 3_600_000,
     observationMaxAgeMs: e.MESHROOT_OBSERVATION_MAX_AGE * 3_600_000,
     workloadCertTtlMs: e.MESHROOT_WORKLOAD_CERT_TTL * 3_600_000,
+    prepareLeadMs: e.MESHROOT_PREPARE_LEAD * 3_600_000,
     trustProxy: parseTrustProxy(e.MESHROOT_TRUST_PROXY),
     metricsTokenRequired: e.MESHROOT_METRICS_TOKEN_REQUIRED,
     maxIssuancesPerClusterPerDay: e.MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY,

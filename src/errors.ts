@@ -53,7 +53,9 @@ export type ErrorCode =
   | "root_rotation_not_found"
   | "root_rotation_conflict"
   | "root_rotation_step"
-  | "gate_not_met";
+  | "gate_not_met"
+  | "activation_pending"
+  | "not_prepared";
 
 export interface FieldError {
   path: string;

@@ -182,6 +182,7 @@ function wireCore(config: Readonly<Config>, store: Store, vault: KeyVault, clock
     crlValidityMs: config.crlValidityMs,
     observationMaxAgeMs: config.observationMaxAgeMs,
     workloadCertTtlMs: config.workloadCertTtlMs,
+    prepareLeadMs: config.prepareLeadMs,
     maxIssuancesPerClusterPerDay: config.maxIssuancesPerClusterPerDay,
   });
   metrics.watchTrust(core.fleet, clock);

@@ -56,6 +56,7 @@ export function registerDualModeCommands(program: Command): void {
       .option("--dry-run", "report what would be rotated without issuing")
       .option("--out <dir>", "write each rotated cluster's cacerts Secret to <dir>/<cluster>.yaml (mode 0600; the folder is created)")
       .option("--crl", "put ca-crl.pem in the written Secrets (Istio >= 1.27), as cacerts --crl does")
+      .option("--all", "with --out: write every cluster's Secret, not only the rotated ones (trust domains with caCrl stage rotations: every cluster's ca-crl.pem must be refreshed)")
       .option("--namespace <ns>", "namespace of the written Secrets", DEFAULT_NAMESPACE),
   ).action((opts) => rotateCommand(opts));
 

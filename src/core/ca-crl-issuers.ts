@@ -1,6 +1,6 @@
 import { DAY_MS } from "../clock.js";
 import type { IntermediateStatus, RootRecord, RootRotationRecord } from "./ports.js";
-import { includesPrepared, trustedRoots } from "./root-rotation-plan.js";
+import { trustedRoots } from "./root-rotation-plan.js";
 
 /** Default of MESHROOT_WORKLOAD_CERT_TTL: istiod's default workload certificate lifetime. */
 export const DEFAULT_WORKLOAD_CERT_TTL_MS = DAY_MS;
@@ -41,7 +41,7 @@ export function prunableIssuers(issuers: readonly Issuer[], now: Date, workloadC
 /**
  * What ca-crl.pem carries for a trust domain: the CRL of every trusted root (bundle order; a root
  * rotation's phase decides), then one per live intermediate under those roots (prepared ones
- * only once their root is trusted), less the superseded ones that can have signed nothing still
+ * included: their CRL must reach every peer before they sign), less the superseded ones that can have signed nothing still
  * valid. One rule for the bundle (revocation.ts), the fleet's needed issuers (fleet.ts) and the
  * size metric. Pure.
  */
@@ -54,8 +54,9 @@ export function caCrlIssuers<T extends Issuer & { rootSerial: string }>(
 ): { roots: RootRecord[]; intermediates: T[] } {
   const trusted = trustedRoots(roots, rotation);
   const serials = new Set(trusted.map((r) => r.serial));
-  const prepared = includesPrepared(rotation);
   const pruned = prunableIssuers(live, now, workloadCertTtlMs);
-  const intermediates = live.filter((i) => serials.has(i.rootSerial) && (i.status !== "prepared" || prepared) && !pruned.has(i.serial));
+  // A prepared intermediate's CRL goes out as soon as its root is trusted: a staged rotation's at
+  // once (its root is), a root rotation's new-root ones from trust-both on.
+  const intermediates = live.filter((i) => serials.has(i.rootSerial) && !pruned.has(i.serial));
   return { roots: trusted, intermediates };
 }

@@ -119,6 +119,17 @@ export async function requireCluster(store: Pick<Store, "getCluster">, name: str
 }
 
 /** Merges a partial policy over `base` (or the defaults) and checks renew-before < validity. */
+/** A trust domain's clusters that are not decommissioned, in name order. */
+export async function liveClusters(store: Pick<Store, "listClusters">, trustDomain: string): Promise<ClusterRecord[]> {
+  const out: ClusterRecord[] = [];
+  for (let after: string | undefined; ; ) {
+    const page = await store.listClusters({ limit: 500, after }, { trustDomain });
+    out.push(...page.filter((c) => !c.decommissionedAt));
+    if (page.length < 500) return out;
+    after = page[page.length - 1]!.name;
+  }
+}
+
 export function resolvePolicy(patch: Partial<ClusterPolicy> | undefined, base: ClusterPolicy | undefined): ClusterPolicy {
   const policy: ClusterPolicy = {
     keyAlgorithm: patch?.keyAlgorithm ?? base?.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM,

@@ -9,6 +9,7 @@ import { nullObserver, type KeyVault, type Observer, type RootKeys, type Store }
 import { revocationService } from "./revocation.js";
 import { rootRotationService } from "./root-rotation.js";
 import { rotationService } from "./rotation.js";
+import { stagedRotationService } from "./staged-rotation.js";
 import { tokenService } from "./tokens.js";
 import { trustDomainService } from "./trust-domains.js";
 
@@ -29,6 +30,8 @@ export interface CoreDeps {
   maxIssuancesPerClusterPerDay?: number | undefined;
   /** How long workload certificates live, in milliseconds (default 24 h): when a superseded intermediate's CRL may leave ca-crl.pem. */
   workloadCertTtlMs?: number | undefined;
+  /** How far ahead of rotate-after a staged rotation prepares the next generation, in milliseconds (default 2 days). */
+  prepareLeadMs?: number | undefined;
   /** A cluster whose latest observation is older than this is stale, in milliseconds (default 24 h). */
   observationMaxAgeMs?: number | undefined;
   /** Receives outcomes (metrics) and changes to what public routes serve (their caches). */
@@ -39,13 +42,15 @@ export interface CoreDeps {
 export function createCore(input: CoreDeps) {
   const deps = { ...input, observer: input.observer ?? nullObserver };
   const issuers = issuerCache(deps);
-  const issuance = issuanceService({ ...deps, issuers });
+  const staging = stagedRotationService(deps);
+  const issuance = issuanceService({ ...deps, issuers, staging });
   return {
     trustDomains: trustDomainService(deps),
     clusters: clusterService(deps),
     issuance,
     revocation: revocationService({ ...deps, issuers }),
-    rotation: rotationService({ ...deps, issuance }),
+    rotation: rotationService({ ...deps, issuance, staging }),
+    staging,
     rootRotation: rootRotationService({ ...deps, issuance }),
     tokens: tokenService(deps),
     audit: auditService(deps),

@@ -18,6 +18,7 @@ const ISSUER_ACTIONS = [
   "intermediate.issue",
   "intermediate.rotate",
   "intermediate.prepare",
+  "intermediate.activate",
   "intermediate.revoke",
   "cluster.decommission",
   "root_rotation.start",

@@ -13,7 +13,8 @@ import { auditInput, type AuditContext } from "./audit.js";
 import { requireCluster } from "./clusters.js";
 import { intermediateKeyAad, type IssuerCache } from "./issuers.js";
 import type { ClusterPolicy, IntermediateRecord, KeyVault, Observer, Page, RootRecord, Store } from "./ports.js";
-import { bundleRoots, isSwitched, issuingRoot } from "./root-rotation-plan.js";
+import { bundleRoots, isSwitched, issuingRoot, openRotation } from "./root-rotation-plan.js";
+import type { PendingActivation, StagedRotationService } from "./staged-rotation.js";
 
 /** How far notBefore is set back, for clocks that run a little behind. */
 export const BACKDATE_MS = 60_000;
@@ -26,12 +27,15 @@ export interface IssueRequest {
   requestHash?: string | undefined;
 }
 
-export interface IssueResult {
+/**
+ * An issuance: the active intermediate and its Secret's files, or (a staged rotation) the
+ * prepared one with the peers that hold its activation back, and no files.
+ */
+export type IssueResult = {
   record: IntermediateRecord;
   /** False when an earlier request with the same idempotency key is replayed. */
   created: boolean;
-  files: CacertsFiles;
-}
+} & ({ files: CacertsFiles; pending?: undefined } | { files?: undefined; pending: PendingActivation });
 
 type Deps = {
   store: Pick<
@@ -46,7 +50,9 @@ type Deps = {
     | "listIntermediates"
     | "countIntermediatesSince"
     | "latestRootRotation"
+    | "getTrustDomain"
   >;
+  staging: Pick<StagedRotationService, "tryActivate">;
   vault: KeyVault;
   issuers: IssuerCache;
   clock: Clock;
@@ -71,7 +77,7 @@ export class IssuanceRateLimited extends DomainError {
  * Issuance in a fixed order: validate the request → apply the profile → enforce policy → sign →
  * commit (superseding the previous generation in the same transaction).
  */
-export function issuanceService({ store, vault, issuers, clock, observer, publicUrl, maxIssuancesPerClusterPerDay = DEFAULT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY }: Deps) {
+export function issuanceService({ store, vault, issuers, staging, clock, observer, publicUrl, maxIssuancesPerClusterPerDay = DEFAULT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY }: Deps) {
   /**
    * Every generation stays in every cluster's ca-crl.pem until it expires, so a cluster that is
    * re-issued in a loop grows every Secret of its trust domain: bound it per rolling day.
@@ -115,6 +121,20 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
     async issue(clusterName: string, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
       try {
         const made = await create(clusterName, req, ctx);
+        // A staged rotation's prepared intermediate (new, replayed or asked for again) goes in
+        // service only once its peers have its CRL.
+        if (made.record.status === "prepared") {
+          if (!made.created) checkReplay(made.record, req);
+          const outcome = await staging.tryActivate(made.record, ctx);
+          if ("pending" in outcome) {
+            if (made.created) observer.issuance("success");
+            return { record: made.record, created: made.created, pending: outcome.pending };
+          }
+          const files = await filesFor(outcome.activated, true, made.keyPem);
+          await keyRead(outcome.activated, "cacerts.read", ctx, { activated: true });
+          if (made.created) observer.issuance("success");
+          return { record: outcome.activated, created: made.created, files };
+        }
         // A record not created here is an earlier one for the same Idempotency-Key: replayed.
         if (!made.created) return await replay(made.record, req, ctx);
         observer.issuance("success");
@@ -178,7 +198,6 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       const earlier = await store.getIntermediateByIdempotencyKey(clusterName, req.idempotencyKey);
       if (earlier) return { record: earlier, created: false };
     }
-    if (!preparedUnder) await checkRate(clusterName, clock.now());
     const csr = req.csrPem !== undefined ? await verifyCsr(req.csrPem) : undefined;
     if (csr && csr.keyAlgorithm !== cluster.policy.keyAlgorithm) {
       throw new DomainError(
@@ -186,11 +205,20 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
         `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
       );
     }
-    const [roots, rotation, active] = await Promise.all([
+    const [roots, rotation, active, domain] = await Promise.all([
       store.listRoots(cluster.trustDomain),
       store.latestRootRotation(cluster.trustDomain),
       store.getActiveIntermediate(clusterName),
+      store.getTrustDomain(cluster.trustDomain),
     ]);
+    // Where clusters load ca-crl.pem, a rotation is staged (staged-rotation.ts); a first issuance,
+    // a revoked cluster's re-issue and a root rotation's own steps are not.
+    const staged = !preparedUnder && domain?.caCrl === true && active !== undefined && !openRotation(rotation);
+    if (staged) {
+      const waiting = await pendingPrepared(clusterName, csr?.spki);
+      if (waiting) return { record: waiting, created: false };
+    }
+    if (!preparedUnder) await checkRate(clusterName, clock.now());
     // During a root rotation the phase (and whether this cluster switched) says which root signs.
     const rootRecord = preparedUnder ?? issuingRoot(roots, rotation, isSwitched(rotation, active?.rootSerial));
     if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
@@ -228,7 +256,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       trustDomain: cluster.trustDomain,
       rootSerial: rootRecord.serial,
       generation,
-      status: preparedUnder ? "prepared" : "active",
+      status: preparedUnder || staged ? "prepared" : "active",
       custody: csr ? "external" : "escrowed",
       keyAlgorithm: cluster.policy.keyAlgorithm,
       certPem: toPem(der, "CERTIFICATE"),
@@ -237,7 +265,7 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
       notBefore: dates.notBefore,
       notAfter: dates.notAfter,
       rotateAfter: dates.rotateAfter,
-      supersedes: preparedUnder ? null : (active?.serial ?? null),
+      supersedes: preparedUnder || staged ? null : (active?.serial ?? null),
       supersededBy: null,
       revokedAt: null,
       revocationReason: null,
@@ -249,17 +277,35 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
     };
     const result = await store.insertIntermediate(
       record,
-      auditInput(ctx, now, preparedUnder ? "intermediate.prepare" : record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
+      auditInput(ctx, now, record.status === "prepared" ? "intermediate.prepare" : record.supersedes ? "intermediate.rotate" : "intermediate.issue", { type: "intermediate", id: serial }, record, {
         generation,
         custody: record.custody,
         keyAlgorithm: record.keyAlgorithm,
         notAfter: record.notAfter.toISOString(),
         supersedes: record.supersedes,
         idempotencyKey: record.idempotencyKey,
-        keyReturned: !preparedUnder && record.custody === "escrowed",
+        keyReturned: record.status === "active" && record.custody === "escrowed",
+        ...(staged ? { staged: true, replaces: active!.serial } : {}),
       }),
     );
     return { ...result, keyPem: pkcs8 ? pkcs8Pem(pkcs8) : undefined };
+  }
+
+  /**
+   * The cluster's prepared intermediate of a staged rotation, when one waits: asked for again
+   * (escrowed, or a CSR for the same key) it is that one; another key is refused.
+   */
+  async function pendingPrepared(clusterName: string, csrSpki: Uint8Array | undefined): Promise<IntermediateRecord | undefined> {
+    const latest = await store.getLatestIntermediate(clusterName);
+    if (latest?.status !== "prepared") return undefined;
+    const same = csrSpki ? latest.custody === "external" && latest.keyId === keyIdentifier(csrSpki) : latest.custody === "escrowed";
+    if (!same) {
+      throw new DomainError(
+        "activation_pending",
+        `cluster ${clusterName}'s next intermediate ${latest.serial} (${latest.custody} key) is prepared and waits for its peers; activate it (POST /v1/clusters/${clusterName}/intermediates/${latest.serial}/activate, force with a reason if need be) before asking for another`,
+      );
+    }
+    return latest;
   }
 
   /** Records a read of an escrowed key (cacerts, idempotent replay) in the audit trail. */
@@ -268,13 +314,18 @@ export function issuanceService({ store, vault, issuers, clock, observer, public
     return store.appendAudit(auditInput(ctx, clock.now(), action, { type: "intermediate", id: record.serial }, record, { generation: record.generation, keyReturned: true, ...details }));
   }
 
-  async function replay(earlier: IntermediateRecord, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
-    if (earlier.requestHash !== (req.requestHash ?? null)) {
+  /** Refuses an Idempotency-Key replayed with a different request. */
+  function checkReplay(earlier: IntermediateRecord, req: IssueRequest): void {
+    if (req.idempotencyKey !== undefined && earlier.idempotencyKey === req.idempotencyKey && earlier.requestHash !== (req.requestHash ?? null)) {
       throw new DomainError(
         "idempotency_key_reused",
         `Idempotency-Key ${req.idempotencyKey} was already used for a different request on cluster ${earlier.cluster}`,
       );
     }
+  }
+
+  async function replay(earlier: IntermediateRecord, req: IssueRequest, ctx: AuditContext): Promise<IssueResult> {
+    checkReplay(earlier, req);
     if (earlier.status === "revoked") {
       // Whatever the reason, the CA no longer vouches for a revoked intermediate: its key is
       // never handed out again (for keyCompromise it may be in an attacker's hands already).

@@ -33,6 +33,8 @@ export interface Page {
 export interface TrustDomainRecord {
   name: string;
   organization: string;
+  /** Its clusters load ca-crl.pem: rotations are staged (prepared, then activated once peers have the CRL). */
+  caCrl: boolean;
   createdAt: Date;
 }
 
@@ -124,6 +126,8 @@ export interface TrustDomainStore {
   listRoots(trustDomain: string): Promise<RootRecord[]>;
   /** The root (of any trust domain) whose certificate has this SHA-256 fingerprint (lowercase hex), if any. */
   findRootByFingerprint(fingerprintSha256: string): Promise<RootRecord | undefined>;
+  /** Changes a trust domain's settings with the audit event; returns the record, undefined when there is no such trust domain. */
+  updateTrustDomain(name: string, update: { caCrl: boolean }, audit: AuditInput): Promise<TrustDomainRecord | undefined>;
 }
 
 export interface ClusterUpdate {
@@ -176,6 +180,13 @@ export interface IntermediateStore {
   listIntermediates(cluster: string, page: Page): Promise<IntermediateRecord[]>;
   /** How many generations of a cluster were created after `since` (the issuance rate limit). */
   countIntermediatesSince(cluster: string, since: Date): Promise<number>;
+  /**
+   * Puts a prepared intermediate in service, in one transaction with its audit event: the
+   * cluster's active one (`previous`, null when none) becomes superseded and the prepared one
+   * active, superseding it. Throws `rotation_in_progress` (nothing written) when either row
+   * moved meanwhile.
+   */
+  activateIntermediate(serial: string, previous: string | null, audit: AuditInput): Promise<IntermediateRecord>;
 }
 
 export interface TokenStore {

@@ -59,12 +59,6 @@ export function bundleRoots(roots: RootRecord[], rotation: RootRotationRecord | 
   return phaseRoots(open.phase, a, b);
 }
 
-/** Whether prepared intermediates' CRLs are in ca-crl.pem: from trust-both on, before any of them signs. */
-export function includesPrepared(rotation: RootRotationRecord | undefined): boolean {
-  const phase = openRotation(rotation)?.phase;
-  return phase === "trust-both" || phase === "sign-new" || phase === "drop-old";
-}
-
 /** The root a cluster's next intermediate is issued under. */
 export function issuingRoot(roots: RootRecord[], rotation: RootRotationRecord | undefined, switched: boolean): RootRecord | undefined {
   const open = openRotation(rotation);

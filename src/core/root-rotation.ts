@@ -4,9 +4,10 @@ import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService } from "./issuance.js";
 import { DEFAULT_WORKLOAD_CERT_TTL_MS } from "./ca-crl-issuers.js";
 import { issuerKeyIds } from "./issuer-key-ids.js";
+import { liveClusters } from "./clusters.js";
 import { newRoot, type NewRootInput } from "./new-root.js";
 import { observedFacts } from "./observed-facts.js";
-import type { ClusterRecord, IntermediateRecord, Observer, RootKeys, RootRecord, RootRotationChange, RootRotationRecord, Store } from "./ports.js";
+import type { IntermediateRecord, Observer, RootKeys, RootRecord, RootRotationChange, RootRotationRecord, Store } from "./ports.js";
 import { evaluateGate, type ClusterGate, type GateVerdict, type RotationCluster } from "./root-rotation-gates.js";
 import { bundleRoots, isSwitched, openRotation } from "./root-rotation-plan.js";
 import { DEFAULT_OBSERVATION_MAX_AGE_MS } from "./trust-state.js";
@@ -82,30 +83,21 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
     return open;
   }
 
-  async function liveClusters(trustDomain: string): Promise<ClusterRecord[]> {
-    const out: ClusterRecord[] = [];
-    for (let after: string | undefined; ; ) {
-      const page = await store.listClusters({ limit: 500, after }, { trustDomain });
-      out.push(...page.filter((c) => !c.decommissionedAt));
-      if (page.length < 500) return out;
-      after = page[page.length - 1]!.name;
-    }
-  }
-
   /** Every live cluster with its intermediates and latest report, the gate, and the roots. */
   async function view(rotation: RootRotationRecord): Promise<RootRotationView> {
     const now = clock.now();
     const roots = await store.listRoots(rotation.trustDomain);
     const oldRoot = roots.find((r) => r.serial === rotation.oldRoot)!;
     const newRoot = roots.find((r) => r.serial === rotation.newRoot)!;
-    const clusters = await liveClusters(rotation.trustDomain);
+    const clusters = await liveClusters(store, rotation.trustDomain);
     const names = clusters.map((c) => c.name);
     const [intermediates, summaries, issuers] = await Promise.all([
       store.activeAndLatestIntermediates(names),
       store.latestObservationSummaries(names),
       store.listLiveIssuers(rotation.trustDomain, now),
     ]);
-    const prepared = new Map(issuers.filter((r) => r.status === "prepared").map((r) => [r.cluster, r]));
+    // Only the new root's: a staged rotation's prepared intermediate (under the old root) is not the rotation's.
+    const prepared = new Map(issuers.filter((r) => r.status === "prepared" && r.rootSerial === newRoot.serial).map((r) => [r.cluster, r]));
     const bSide = new Set([...(await keyIdsOf(issuers.filter((r) => r.rootSerial === newRoot.serial))).values()].map((k) => k.toLowerCase()));
     const rows: RootRotationView["clusters"] = [];
     for (const c of clusters) {
@@ -168,6 +160,14 @@ export function rootRotationService({ store, rootKeys, crypto, clock, observer, 
       const old = roots.find((r) => r.status === "active");
       if (!old) throw new DomainError("root_expired", `trust domain ${trustDomain} has no active root to rotate from`);
       const now = clock.now();
+      // A cluster holds one prepared intermediate at a time: staged rotations finish first.
+      const staged = (await store.listLiveIssuers(trustDomain, now)).filter((i) => i.status === "prepared").map((i) => i.cluster);
+      if (staged.length > 0) {
+        throw new DomainError(
+          "activation_pending",
+          `cluster(s) ${staged.slice(0, 10).join(", ")}${staged.length > 10 ? ` and ${staged.length - 10} more` : ""} of trust domain ${trustDomain} have a prepared intermediate waiting for activation; activate them (POST /v1/clusters/{name}/intermediates/{serial}/activate) before a root rotation`,
+        );
+      }
       const generation = Math.max(...roots.map((r) => r.generation)) + 1;
       const { record, warnings } = await newRoot({ store, rootKeys, crypto }, trustDomain, generation, input, domain.organization, now);
       const rotation: Omit<RootRotationRecord, "id"> = {

@@ -9,6 +9,8 @@ export { DEFAULT_ORGANIZATION, DEFAULT_ROOT_VALIDITY_DAYS } from "./new-root.js"
 
 export interface CreateTrustDomainInput extends NewRootInput {
   name: string;
+  /** Its clusters load ca-crl.pem: stage rotations (default false). */
+  caCrl?: boolean | undefined;
 }
 
 export interface TrustDomainWithRoots {
@@ -22,7 +24,7 @@ export interface CreatedTrustDomain extends TrustDomainWithRoots {
 }
 
 type Deps = {
-  store: Pick<Store, "createTrustDomain" | "getTrustDomain" | "listTrustDomains" | "listRoots" | "findRootByFingerprint" | "latestRootRotation">;
+  store: Pick<Store, "createTrustDomain" | "getTrustDomain" | "listTrustDomains" | "listRoots" | "findRootByFingerprint" | "latestRootRotation" | "updateTrustDomain">;
   rootKeys: RootKeys;
   crypto: Crypto;
   clock: Clock;
@@ -49,7 +51,7 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
       }
       const now = clock.now();
       const { record, organization, warnings } = await newRoot({ store, rootKeys, crypto }, input.name, 1, input, DEFAULT_ORGANIZATION, now);
-      const domain: TrustDomainRecord = { name: input.name, organization, createdAt: now };
+      const domain: TrustDomainRecord = { name: input.name, organization, caCrl: input.caCrl ?? false, createdAt: now };
       await store.createTrustDomain(
         domain,
         record,
@@ -59,6 +61,7 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
           keyAlgorithm: record.keyAlgorithm,
           notAfter: record.notAfter.toISOString(),
           fingerprintSha256: record.fingerprintSha256,
+          caCrl: domain.caCrl,
         }),
       );
       observer.bundleChanged(input.name);
@@ -67,6 +70,18 @@ export function trustDomainService({ store, rootKeys, crypto, clock, observer }:
 
     /** A trust domain and its roots; throws `trust_domain_not_found`. */
     get,
+
+    /** Changes a trust domain's settings (audited); throws `trust_domain_not_found`. */
+    async update(name: string, update: { caCrl: boolean }, ctx: AuditContext): Promise<TrustDomainWithRoots> {
+      const before = await get(name);
+      const domain = await store.updateTrustDomain(
+        name,
+        update,
+        auditInput(ctx, clock.now(), "trust_domain.update", { type: "trust_domain", id: name }, { trustDomain: name }, { caCrl: { from: before.domain.caCrl, to: update.caCrl } }),
+      );
+      if (!domain) throw new DomainError("trust_domain_not_found", `trust domain ${name} does not exist`);
+      return { domain, roots: before.roots };
+    },
 
     list: (page: Page) => store.listTrustDomains(page),
     listRoots: (name: string) => store.listRoots(name),

@@ -55,6 +55,8 @@ const STATUS: Record<ErrorCode, number> = {
   root_rotation_conflict: 409,
   root_rotation_step: 409,
   gate_not_met: 409,
+  activation_pending: 409,
+  not_prepared: 409,
 };
 
 const TITLES: Record<number, string> = {

@@ -37,7 +37,7 @@ export function rootView(r: RootRecord) {
 }
 
 export function trustDomainView({ domain, roots }: TrustDomainWithRoots) {
-  return { name: domain.name, organization: domain.organization, createdAt: iso(domain.createdAt), roots: roots.map(rootView) };
+  return { name: domain.name, organization: domain.organization, caCrl: domain.caCrl, createdAt: iso(domain.createdAt), roots: roots.map(rootView) };
 }
 
 /** The creation response: the trust domain and the warnings about its root. */

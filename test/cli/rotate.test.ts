@@ -56,6 +56,39 @@ describe("rotate in client mode", () => {
     expect(process.exitCode).toBe(1);
   });
 
+  it("--all writes every live escrowed cluster's Secret across pages, reports pending staged rotations, and skips the others", async () => {
+    const seen: string[] = [];
+    const item = (name: string, custody: string | null, decommissionedAt: string | null = null) => ({ name, decommissionedAt, activeIntermediate: custody && { custody } });
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const json = (body: object) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+      if (req.url === "/v1/rotations/run") {
+        const pending = [{ cluster: "east", serial: "02", generation: 2, prepared: true, waitingFor: [{ cluster: "west", code: "crl_not_loaded", detail: "…" }], leadEndsAt: null }];
+        return req.resume().on("end", () => json({ dryRun: false, rotated: [], pending, skipped: [], wouldRotate: [], failed: [] }));
+      }
+      if (req.url === "/v1/clusters?limit=500") return json({ items: [item("east", "escrowed"), item("ext", "external"), item("gone", "escrowed", "2026-01-01T00:00:00Z")], nextCursor: "c2" });
+      if (req.url === "/v1/clusters?limit=500&cursor=c2") return json({ items: [item("new", null), item("west", "escrowed")], nextCursor: null });
+      const m = /^\/v1\/clusters\/(\w+)\/cacerts/.exec(req.url ?? "");
+      if (m) return res.writeHead(200, { "content-type": "application/yaml" }).end(`name: ${m[1]}\n`);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const out = join(tempDir(), "all");
+    const stderr: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation((s) => (stderr.push(String(s)), true));
+    await rotateCommand({ url, token: TOKEN, due: true, out, crl: true, all: true, namespace: "istio-system" });
+    expect(readdirSync(out).sort()).toEqual(["east.yaml", "west.yaml"]);
+    expect(readFileSync(join(out, "west.yaml"), "utf8")).toBe("name: west\n");
+    expect(seen).toContain("GET /v1/clusters/east/cacerts?namespace=istio-system&crl=true");
+    const errors = stderr.join("");
+    expect(errors).toMatch(/0 rotated, 1 pending, 0 skipped, 0 failed/);
+    expect(errors).toMatch(/east: generation 2 prepared, waiting for 1 peer\(s\) to load its CRL \(west\)/);
+    expect(errors).toMatch(/--all: 3 cluster\(s\) without an escrowed active intermediate/);
+    expect(process.exitCode).toBeUndefined();
+  });
+
   it("creates the output folder, empty, when nothing was due: a loop over it never meets a missing path", async () => {
     server = createServer((_req, res) =>
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ dryRun: false, rotated: [], skipped: [], wouldRotate: [], failed: [] })),

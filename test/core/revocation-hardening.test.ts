@@ -74,7 +74,7 @@ describe("replaying the Idempotency-Key of a revoked intermediate (item 13)", ()
     const { core, db } = await setup(["east"]);
     const req = { idempotencyKey: "deploy-1", requestHash: "h" };
     const first = await core.issuance.issue("east", req, TEST_CTX);
-    expect(first.files["ca-key.pem"]).toBeDefined();
+    expect(first.files!["ca-key.pem"]).toBeDefined();
     const replayed = await core.issuance.issue("east", req, TEST_CTX);
     expect([replayed.created, replayed.record.serial]).toEqual([false, first.record.serial]);
     await core.revocation.revoke(first.record.serial, "keyCompromise", TEST_CTX);

@@ -1,9 +1,6 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { testCore, TEST_CTX } from "../helpers.js";
+import { meshFailures, onDisk as onDiskFiles } from "../mesh.js";
 
 /**
  * Root rotation end to end in the core: each phase's files (byte containment, order, the
@@ -12,8 +9,6 @@ import { testCore, TEST_CTX } from "../helpers.js";
 
 type T = ReturnType<typeof testCore>;
 const HOUR = 3_600_000;
-const work = mkdtempSync(join(tmpdir(), "meshroot-root-rotation-"));
-let dirs = 0;
 
 async function secret(t: T, cluster: string) {
   const { record, files } = await t.core.issuance.activeFiles(cluster, TEST_CTX);
@@ -22,32 +17,8 @@ async function secret(t: T, cluster: string) {
 }
 type Secret = Awaited<ReturnType<typeof secret>>;
 
-/** Writes a Secret's files and a workload certificate signed the way istiod signs one. */
-function onDisk(s: Secret) {
-  const dir = join(work, `s${++dirs}`);
-  mkdirSync(dir);
-  for (const [name, text] of Object.entries(s.files)) writeFileSync(join(dir, name), text);
-  writeFileSync(join(dir, "leaf.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=critical,URI:spiffe://cluster.local/ns/default/sa/x\nauthorityKeyIdentifier=keyid\n");
-  const ssl = (args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-  ssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "leaf.key"), "-subj", "/O=w", "-out", join(dir, "leaf.csr")]);
-  ssl(["x509", "-req", "-in", join(dir, "leaf.csr"), "-CA", join(dir, "ca-cert.pem"), "-CAkey", join(dir, "ca-key.pem"), "-set_serial", "7", "-days", "2", "-extfile", join(dir, "leaf.ext"), "-out", join(dir, "leaf.pem")]);
-  return dir;
-}
-
-/** Whether a workload of `from` is accepted by a peer that loaded `to`'s Secret (Envoy's check, with CRLs). */
-function accepts(t: T, to: string, from: string): boolean {
-  const at = String(Math.floor(t.clock.now().getTime() / 1000) + 120);
-  const r = spawnSync("openssl", ["verify", "-attime", at, "-x509_strict", "-crl_check_all", "-CAfile", join(to, "root-cert.pem"), "-CRLfile", join(to, "ca-crl.pem"), "-untrusted", join(from, "ca-cert.pem"), join(from, "leaf.pem")], { encoding: "utf8" });
-  return r.status === 0;
-}
-
-/** Every cluster's workload verifies against every cluster's files, both ways. */
-function meshWorks(t: T, dirsByCluster: Record<string, string>) {
-  const names = Object.keys(dirsByCluster);
-  const failures: string[] = [];
-  for (const a of names) for (const b of names) if (!accepts(t, dirsByCluster[a]!, dirsByCluster[b]!)) failures.push(`${a} refuses ${b}`);
-  return failures;
-}
+const onDisk = (s: Secret) => onDiskFiles(s.files);
+const meshWorks = (t: T, dirsByCluster: Record<string, string>) => meshFailures(t.clock.now(), dirsByCluster);
 
 async function report(t: T, cluster: string, s: Secret, over: Record<string, unknown> = {}) {
   await t.core.fleet.observe(cluster, JSON.stringify({ rootCertPem: s.files["root-cert.pem"], caCertPem: s.files["ca-cert.pem"], crlPem: s.files["ca-crl.pem"], multiRoot: true, ...over }), TEST_CTX);
@@ -153,7 +124,7 @@ describe("root rotation", () => {
     expect(roots.map((r) => [r.generation, r.status])).toEqual([[1, "retired"], [2, "active"]]);
     // After the rotation, issuance is under B and the bundle stays B.
     const next = await t.core.issuance.issue("east", {}, TEST_CTX);
-    expect([next.record.rootSerial, next.files["root-cert.pem"]]).toEqual([started.newRoot.serial, B]);
+    expect([next.record.rootSerial, next.files!["root-cert.pem"]]).toEqual([started.newRoot.serial, B]);
     expect(done.view.rotation.history.map((h) => h.phase)).toEqual(["prepared", "trust-both", "sign-new", "drop-old", "done"]);
     const actions = (await t.core.audit.list({ trustDomain: "cluster.local" }, { limit: 1000 })).map((e) => e.action).filter((a) => a.startsWith("root_rotation")).reverse();
     expect(actions).toEqual(["root_rotation.start", "root_rotation.advance", "root_rotation.advance", "root_rotation.switch", "root_rotation.switch", "root_rotation.advance", "root_rotation.advance"]);
@@ -214,7 +185,7 @@ describe("root rotation: rollback, force, and intermediate rotation during it", 
     const started = await t.core.rootRotation.start("cluster.local", {}, TEST_CTX);
     await t.core.rootRotation.advance("cluster.local", {}, TEST_CTX);
     const underA = await t.core.issuance.issue("east", {}, TEST_CTX);
-    expect([underA.record.rootSerial, underA.record.generation, underA.files["root-cert.pem"]]).toEqual([started.oldRoot.serial, 3, started.oldRoot.certPem + started.newRoot.certPem]);
+    expect([underA.record.rootSerial, underA.record.generation, underA.files!["root-cert.pem"]]).toEqual([started.oldRoot.serial, 3, started.oldRoot.certPem + started.newRoot.certPem]);
     // The prepared one (generation 2) still waits; switching puts it in service over generation 3.
     await t.core.rootRotation.advance("cluster.local", { force: true, reason: "test" }, TEST_CTX);
     const v = await t.core.rootRotation.switchCluster("cluster.local", "east", TEST_CTX);
@@ -222,7 +193,7 @@ describe("root rotation: rollback, force, and intermediate rotation during it", 
     expect([east.active!.generation, east.active!.rootSerial, east.active!.supersedes]).toEqual([2, started.newRoot.serial, underA.record.serial]);
     const underB = await t.core.issuance.issue("east", {}, TEST_CTX);
     expect([underB.record.rootSerial, underB.record.generation, underB.record.supersedes]).toEqual([started.newRoot.serial, 4, east.active!.serial]);
-    expect(underB.files["root-cert.pem"]).toBe(started.oldRoot.certPem + started.newRoot.certPem + started.newRoot.certPem);
+    expect(underB.files!["root-cert.pem"]).toBe(started.oldRoot.certPem + started.newRoot.certPem + started.newRoot.certPem);
     // A cluster that rotated under the new root cannot be stepped back: the rollback says which.
     await expect(t.core.rootRotation.rollback("cluster.local", undefined, TEST_CTX)).rejects.toMatchObject({ code: "root_rotation_step", message: expect.stringContaining("east") });
   });

@@ -128,6 +128,7 @@ const EXAMPLE_ORDER: { route: string; url: (ctx: { serial?: string }) => string 
   { route: "POST /v1/trust-domains/{name}/root-rotation/advance", url: () => "/v1/trust-domains/mesh.example.com/root-rotation/advance" },
   { route: "POST /v1/trust-domains/{name}/root-rotation/rollback", url: () => "/v1/trust-domains/mesh.example.com/root-rotation/rollback" },
   { route: "POST /v1/certificates/{serial}/revoke", url: ({ serial }) => `/v1/certificates/${serial}/revoke` },
+  { route: "PATCH /v1/trust-domains/{name}", url: () => "/v1/trust-domains/mesh.example.com" },
 ];
 
 describe("OpenAPI request examples", () => {

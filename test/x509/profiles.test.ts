@@ -119,7 +119,7 @@ describe("intermediate profile", () => {
     const inter = cert(issued.record.certPem);
     expect(issued.record.custody).toBe("external");
     expect(issued.record.sealedKey).toBeNull();
-    expect(issued.files["ca-key.pem"]).toBeUndefined();
+    expect(issued.files!["ca-key.pem"]).toBeUndefined();
     expect(inter.subject).toBe("O=meshroot, CN=Intermediate CA, L=west, OU=generation-1");
     expect(inter.getExtension(EKU_OID)).toBeNull();
     expect(inter.getExtension(x509.BasicConstraintsExtension)!.pathLength).toBe(0);

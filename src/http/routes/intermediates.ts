@@ -6,7 +6,7 @@ import { DomainError } from "../../errors.js";
 import { auditContext } from "../audit-context.js";
 import type { RouteDeps } from "../route-deps.js";
 import { PageQuery, paged, problemResponses } from "../schemas/common.js";
-import { CacertsQuery, Intermediate, IntermediateParams, IssueBody, IssueHeaders, IssueResponse } from "../schemas/intermediates.js";
+import { ActivateBody, CacertsQuery, Intermediate, IntermediateParams, IssueBody, IssueHeaders, IssueResponse, PendingActivationResponse } from "../schemas/intermediates.js";
 import { paginate } from "../pagination.js";
 import { intermediateView } from "../views.js";
 import { ClusterSerialParams, UploadedCrl } from "../schemas/lifecycle.js";
@@ -25,14 +25,17 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
       config: { auth: "provisioner", scope: "param" },
       schema: {
         tags,
-        summary: "Issue the cluster's first or next intermediate (supersedes the active one)",
+        summary: "Issue the cluster's first or next intermediate (supersedes the active one; 202 while a staged rotation waits for peers)",
         description:
           "`{}` generates and escrows the key; `{ csrPem }` signs the CSR's public key (external custody). " +
-          "A retry with the same Idempotency-Key returns the same intermediate (200) instead of a new one.",
+          "A retry with the same Idempotency-Key returns the same intermediate (200) instead of a new one. " +
+          "In a trust domain with `caCrl` (its clusters load ca-crl.pem) a rotation is staged: the next intermediate is prepared " +
+          "and answered with 202 `pending_peers` until every peer has loaded its CRL; ask again (same request) or activate it, " +
+          "and refresh every cluster's Secret meanwhile.",
         params: IntermediateParams,
         headers: IssueHeaders,
         body: IssueBody,
-        response: { 200: IssueResponse, 201: IssueResponse, ...problemResponses },
+        response: { 200: IssueResponse, 201: IssueResponse, 202: PendingActivationResponse, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -46,7 +49,42 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
         throw err;
       });
       if (!result.created) reply.header("idempotent-replayed", "true");
+      if (result.pending) {
+        const { verdict } = result.pending;
+        const serial = result.record.serial;
+        return reply.code(202).send({
+          status: "pending_peers" as const,
+          intermediate: intermediateView(result.record, clock.now()),
+          pendingPeers: verdict.peers.filter((p) => !p.met).map(({ met: _met, ...p }) => p),
+          leadEndsAt: verdict.leadEndsAt?.toISOString() ?? null,
+          next: `apply every cluster's refreshed Secret (GET /v1/clusters/{name}/cacerts?crl=true) and report it (PUT /v1/clusters/{name}/observation); then repeat this request, or POST /v1/clusters/${request.params.name}/intermediates/${serial}/activate`,
+        });
+      }
       return reply.code(result.created ? 201 : 200).send({ intermediate: intermediateView(result.record, clock.now()), cacerts: result.files });
+    },
+  );
+
+  app.post(
+    "/v1/clusters/:name/intermediates/:serial/activate",
+    {
+      config: { auth: "provisioner", scope: "param" },
+      schema: {
+        tags,
+        summary: "Put a staged rotation's prepared intermediate in service once every peer loaded its CRL (409 gate_not_met names the peers); admins may force with a reason",
+        params: ClusterSerialParams,
+        body: ActivateBody,
+        response: { 200: IssueResponse, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const body = request.body ?? {};
+      if (body.force && request.token?.role !== "admin") {
+        throw new DomainError("forbidden", `a forced activation needs the admin role; token ${request.token?.id} has role ${request.token?.role}`);
+      }
+      const ctx = auditContext(request);
+      await core.staging.activate(request.params.name, request.params.serial, body, ctx);
+      const { record, files } = await core.issuance.activeFiles(request.params.name, ctx);
+      return { intermediate: intermediateView(record, clock.now()), cacerts: files };
     },
   );
 

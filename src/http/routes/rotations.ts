@@ -34,7 +34,7 @@ export const rotationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { co
       config: { auth: "provisioner", scope: "run" },
       schema: {
         tags,
-        summary: "Rotate every due cluster in the caller's scope; reports rotated, skipped and failed per cluster",
+        summary: "Rotate every due cluster in the caller's scope (staged in trust domains with caCrl); reports rotated, pending, skipped and failed per cluster",
         body: RunBody,
         response: { 200: RotationReport, ...problemResponses },
       },
@@ -50,6 +50,7 @@ export const rotationRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, { co
         ...report,
         rotated: report.rotated.map((r) => ({ ...r, notAfter: r.notAfter.toISOString() })),
         wouldRotate: report.wouldRotate.map((r) => ({ ...r, rotateAfter: r.rotateAfter.toISOString(), notAfter: r.notAfter.toISOString() })),
+        pending: report.pending.map((p) => ({ ...p, leadEndsAt: p.leadEndsAt?.toISOString() ?? null })),
       };
     },
   );

@@ -4,7 +4,7 @@ import { auditContext } from "../audit-context.js";
 import { servedFromCache } from "../cached-response.js";
 import type { RouteDeps } from "../route-deps.js";
 import { NameParam, PageQuery, paged, problemResponses, TrustDomainName } from "../schemas/common.js";
-import { CreatedTrustDomain, CreateTrustDomainBody, TrustDomain } from "../schemas/trust-domains.js";
+import { CreatedTrustDomain, CreateTrustDomainBody, TrustDomain, UpdateTrustDomainBody } from "../schemas/trust-domains.js";
 import { paginate } from "../pagination.js";
 import { createdTrustDomainView, trustDomainView } from "../views.js";
 import { DomainError } from "../../errors.js";
@@ -53,6 +53,21 @@ export const trustDomainRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, {
       schema: { tags, summary: "A trust domain with its roots", params: NameParam(TrustDomainName), response: { 200: TrustDomain, ...problemResponses } },
     },
     async (request) => trustDomainView(await core.trustDomains.get(request.params.name)),
+  );
+
+  app.patch(
+    "/v1/trust-domains/:name",
+    {
+      config: { auth: "admin" },
+      schema: {
+        tags,
+        summary: "Change a trust domain's settings (caCrl: stage rotations because its clusters load ca-crl.pem)",
+        params: NameParam(TrustDomainName),
+        body: UpdateTrustDomainBody,
+        response: { 200: TrustDomain, ...problemResponses },
+      },
+    },
+    async (request) => trustDomainView(await core.trustDomains.update(request.params.name, request.body, auditContext(request))),
   );
 
   app.get(

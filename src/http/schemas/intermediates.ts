@@ -6,7 +6,9 @@ export const Intermediate = z.object({
   cluster: ClusterName,
   trustDomain: TrustDomainName,
   generation: z.int(),
-  status: z.enum(["prepared", "active", "superseded", "revoked", "expired"]).describe("prepared: issued under a rotation's new root, used once the cluster switches"),
+  status: z
+    .enum(["prepared", "active", "superseded", "revoked", "expired"])
+    .describe("prepared: issued ahead of use (a staged rotation waiting for peers to load its CRL, or a root rotation's new root), in no Secret until activated"),
   custody: z.enum(["escrowed", "external"]).describe("escrowed: meshroot holds the encrypted key; external: the key never reached meshroot"),
   keyAlgorithm: KeyAlgorithmSchema,
   subject: z.string(),
@@ -51,6 +53,34 @@ export const CacertsFiles = z
   .meta({ id: "CacertsFiles" });
 
 export const IssueResponse = z.object({ intermediate: Intermediate, cacerts: CacertsFiles }).meta({ id: "IssueResponse" });
+
+/** A peer that holds a prepared intermediate's activation back. */
+export const PendingPeer = z
+  .object({
+    cluster: ClusterName,
+    code: z.enum(["never_observed", "crl_not_loaded"]).optional(),
+    detail: z.string(),
+  })
+  .meta({ id: "PendingPeer" });
+
+export const PendingActivationResponse = z
+  .object({
+    status: z.literal("pending_peers"),
+    intermediate: Intermediate.describe("the prepared intermediate: in no Secret yet"),
+    pendingPeers: z.array(PendingPeer).describe("the peers whose ca-crl.pem does not hold its CRL yet"),
+    leadEndsAt: Timestamp.nullable().describe("when peers that never reported stop holding it back (MESHROOT_PREPARE_LEAD after it was prepared); null when none"),
+    next: z.string().describe("what to do now"),
+  })
+  .describe("202: a staged rotation prepared the next intermediate; it is activated once every peer loaded its CRL")
+  .meta({ id: "PendingActivation" });
+
+export const ActivateBody = z
+  .strictObject({
+    force: z.boolean().optional().describe("activate although peers have not loaded its CRL (admin only; breaks their traffic from this cluster's new workload certificates)"),
+    reason: z.string().min(1).max(500).optional().describe("why: required with force, audited"),
+  })
+  .nullish()
+  .meta({ id: "ActivateRequest" });
 
 export const IntermediateParams = z.strictObject({ name: ClusterName });
 

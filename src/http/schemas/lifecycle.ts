@@ -61,6 +61,18 @@ export const RunBody = z
 export const RotationReport = z.object({
   dryRun: z.boolean(),
   rotated: z.array(z.object({ cluster: z.string(), previousSerial: z.string(), serial: z.string(), generation: z.int(), notAfter: Timestamp })),
+  pending: z
+    .array(
+      z.object({
+        cluster: z.string(),
+        serial: z.string().describe("the prepared intermediate"),
+        generation: z.int(),
+        prepared: z.boolean().describe("prepared by this run"),
+        waitingFor: z.array(z.object({ cluster: z.string(), code: z.enum(["never_observed", "crl_not_loaded"]).optional(), detail: z.string() })),
+        leadEndsAt: Timestamp.nullable(),
+      }),
+    )
+    .describe("staged rotations (trust domains with caCrl) waiting for peers to load the new intermediate's CRL: refresh every cluster's Secret with ?crl=true"),
   skipped: z.array(z.object({ cluster: z.string(), reason: z.string() })).describe("clusters left for their owners: external key custody (send a CSR)"),
   wouldRotate: z
     .array(z.object({ cluster: z.string(), serial: z.string().describe("the intermediate a real run would replace"), status: z.string().describe("due, or expired"), rotateAfter: Timestamp, notAfter: Timestamp }))

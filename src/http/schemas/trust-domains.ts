@@ -36,11 +36,24 @@ export const ImportedRoot = z
   })
   .refine((b) => (b.privateKeyPem === undefined) !== (b.keyUri === undefined), { message: "give privateKeyPem or keyUri, one of them", path: ["keyUri"] });
 
+const CaCrl = z
+  .boolean()
+  .describe(
+    "its clusters load ca-crl.pem (cacerts ?crl=true): rotations are staged, a new intermediate is prepared and activated only once every peer loaded its CRL (default false: one-step rotation)",
+  );
+
+/** PATCH /v1/trust-domains/{name}. */
+export const UpdateTrustDomainBody = z
+  .strictObject({ caCrl: CaCrl })
+  .describe("the trust domain's settings to change")
+  .meta({ id: "UpdateTrustDomainRequest", examples: [{ caCrl: true }] });
+
 export const CreateTrustDomainBody = z
   .strictObject({
     name: TrustDomainName,
     root: GeneratedRoot.optional().describe("parameters of a generated root"),
     import: ImportedRoot.optional().describe("an existing root to import instead of generating one"),
+    caCrl: CaCrl.optional(),
   })
   .refine((b) => !(b.root && b.import), { message: "give either root (generate) or import, not both", path: ["import"] })
   .describe("a trust domain with a generated or imported root")
@@ -65,6 +78,7 @@ export const Root = z.object({
 export const TrustDomain = z.object({
   name: TrustDomainName,
   organization: z.string(),
+  caCrl: z.boolean().describe("its clusters load ca-crl.pem: rotations are staged (prepared, then activated once peers have the CRL)"),
   createdAt: Timestamp,
   roots: z.array(Root).describe("roots, oldest generation first"),
 }).meta({ id: "TrustDomain" });

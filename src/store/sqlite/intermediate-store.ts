@@ -84,6 +84,9 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
   const latestGeneration = db.prepare("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = ?");
   const createdSince = db.prepare("SELECT COUNT(*) AS n FROM intermediates WHERE cluster = ? AND created_at > ?");
   const page = db.prepare(`${INTERMEDIATE_SELECT} WHERE i.cluster = @cluster AND i.generation < @before ORDER BY i.generation DESC LIMIT @limit`);
+  const stepDown = db.prepare("UPDATE intermediates SET status = 'superseded' WHERE serial = ? AND status = 'active'");
+  const stepUp = db.prepare("UPDATE intermediates SET status = 'active', supersedes = @previous WHERE serial = @serial AND status = 'prepared'");
+  const activeSerial = db.prepare("SELECT serial FROM intermediates WHERE cluster = (SELECT cluster FROM intermediates WHERE serial = ?) AND status = 'active'");
 
   const inventory = new Map<string, ReturnType<Db["prepare"]>>();
   const inventoryStatement = (sql: string) => {
@@ -189,6 +192,13 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
     else if (expected <= 0) immediate ??= setImmediate(flush);
     else timer ??= setTimeout(flush, GROUP_COMMIT_WINDOW_MS);
   };
+  const activate = db.transaction((serial: string, previous: string | null, audit: AuditInput): IntermediateRow => {
+    const moved = () => new DomainError("rotation_in_progress", `intermediate ${serial} or its cluster's active one changed meanwhile; read them again`);
+    if (previous !== null ? stepDown.run(previous).changes !== 1 : activeSerial.get(serial) !== undefined) throw moved();
+    if (stepUp.run({ serial, previous }).changes !== 1) throw moved();
+    append(audit);
+    return bySerial.get(serial) as IntermediateRow;
+  });
   const conflict = (err: unknown, record: IntermediateRecord) =>
     isUniqueViolation(err) ? new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`) : err;
 
@@ -243,6 +253,9 @@ export function sqliteIntermediateStore(db: Db, append: AuditAppender): Intermed
       notice(cluster);
       const row = latest.get(cluster) as IntermediateRow | undefined;
       return row && toIntermediate(row);
+    },
+    async activateIntermediate(serial, previous, audit) {
+      return toIntermediate(activate.immediate(serial, previous, audit));
     },
     async countIntermediatesSince(cluster, since) {
       return (createdSince.get(cluster, since.getTime()) as { n: number }).n;

@@ -23,10 +23,11 @@ interface RootRow {
 interface DomainRow {
   name: string;
   organization: string;
+  ca_crl: number;
   created_at: number;
 }
 
-const toDomain = (r: DomainRow): TrustDomainRecord => ({ name: r.name, organization: r.organization, createdAt: new Date(r.created_at) });
+const toDomain = (r: DomainRow): TrustDomainRecord => ({ name: r.name, organization: r.organization, caCrl: r.ca_crl === 1, createdAt: new Date(r.created_at) });
 
 const toRoot = (r: RootRow): RootRecord => ({
   serial: r.serial,
@@ -46,7 +47,8 @@ const toRoot = (r: RootRow): RootRecord => ({
 
 /** Trust domains and roots in SQLite. */
 export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDomainStore {
-  const insertDomain = db.prepare("INSERT INTO trust_domains (name, organization, created_at) VALUES (@name, @organization, @createdAt)");
+  const insertDomain = db.prepare("INSERT INTO trust_domains (name, organization, ca_crl, created_at) VALUES (@name, @organization, @caCrl, @createdAt)");
+  const updateDomain = db.prepare("UPDATE trust_domains SET ca_crl = @caCrl WHERE name = @name");
   const insertRoot = db.prepare(`INSERT INTO roots (serial, trust_domain, generation, status, imported, key_algorithm, key_id,
       cert_pem, key_ref, fingerprint_sha256, not_before, not_after, created_at)
     VALUES (@serial, @trustDomain, @generation, @status, @imported, @keyAlgorithm, @keyId,
@@ -57,7 +59,7 @@ export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDoma
   const selectRootByFingerprint = db.prepare("SELECT * FROM roots WHERE fingerprint_sha256 = ?");
 
   const create = db.transaction((domain: TrustDomainRecord, root: RootRecord, audit: AuditInput) => {
-    insertDomain.run({ name: domain.name, organization: domain.organization, createdAt: domain.createdAt.getTime() });
+    insertDomain.run({ name: domain.name, organization: domain.organization, caCrl: domain.caCrl ? 1 : 0, createdAt: domain.createdAt.getTime() });
     insertRoot.run({
       ...root,
       imported: root.imported ? 1 : 0,
@@ -68,7 +70,17 @@ export function sqliteTrustDomainStore(db: Db, append: AuditAppender): TrustDoma
     append(audit);
   });
 
+  const update = db.transaction((name: string, caCrl: boolean, audit: AuditInput): DomainRow | undefined => {
+    if (updateDomain.run({ name, caCrl: caCrl ? 1 : 0 }).changes !== 1) return undefined;
+    append(audit);
+    return selectDomain.get(name) as DomainRow;
+  });
+
   return {
+    async updateTrustDomain(name, { caCrl }, audit) {
+      const row = update.immediate(name, caCrl, audit);
+      return row && toDomain(row);
+    },
     async createTrustDomain(domain, root, audit) {
       try {
         create.immediate(domain, root, audit);

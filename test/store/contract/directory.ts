@@ -16,6 +16,16 @@ export function directoryContract(open: OpenStore): void {
       expect(await store().listTrustDomains({ limit: 2, after: "c.example" })).toEqual([]);
     });
 
+    it("updates a trust domain's settings with an audit event; an unknown name is undefined without one", async () => {
+      await seedDomain(store(), "crl.example");
+      expect((await store().getTrustDomain("crl.example"))!.caCrl).toBe(false);
+      const before = await auditCount(store());
+      expect(await store().updateTrustDomain("crl.example", { caCrl: true }, audit("trust_domain.update", "crl.example"))).toEqual({ ...domain("crl.example"), caCrl: true });
+      expect((await store().getTrustDomain("crl.example"))!.caCrl).toBe(true);
+      expect(await store().updateTrustDomain("none.example", { caCrl: true }, audit("trust_domain.update", "none.example"))).toBeUndefined();
+      expect(await auditCount(store())).toBe(before + 1);
+    });
+
     it("refuses a duplicate with trust_domain_exists and writes nothing", async () => {
       const first = await seedDomain(store(), "dup.example");
       const events = await auditCount(store());

@@ -43,7 +43,7 @@ let counter = 0;
 export const newSerial = () => `${(0x40000000 + ++counter).toString(16)}${"0".repeat(24)}`.slice(0, 32);
 
 export function domain(name: string, createdAt = T0): TrustDomainRecord {
-  return { name, organization: `Org of ${name}`, createdAt };
+  return { name, organization: `Org of ${name}`, caCrl: false, createdAt };
 }
 
 export function root(trustDomain: string, over: Partial<RootRecord> = {}): RootRecord {

@@ -112,6 +112,36 @@ export function intermediateContract(open: OpenStore): void {
       }
     });
 
+    it("activates a prepared generation: the active one superseded and the prepared one active in one write, with its audit event", async () => {
+      const { r, east } = await setup(store());
+      const g1 = await issue(store(), east, r.serial);
+      const g2 = await issue(store(), east, r.serial, { status: "prepared", supersedes: null });
+      expect(await store().getActiveIntermediate("east")).toEqual(g1);
+      const events = await auditCount(store());
+      const activated = await store().activateIntermediate(g2.serial, g1.serial, audit("intermediate.activate", g2.serial, { cluster: "east", trustDomain: "one.example" }));
+      expect(activated).toEqual({ ...g2, status: "active", supersedes: g1.serial });
+      expect(await store().getIntermediate(g1.serial)).toEqual({ ...g1, status: "superseded", supersededBy: g2.serial });
+      expect(await store().getActiveIntermediate("east")).toEqual(activated);
+      expect(await auditCount(store())).toBe(events + 1);
+      // Again, or with a stale view of the active one: refused, nothing written.
+      expect(await refusal(store().activateIntermediate(g2.serial, g1.serial, audit("intermediate.activate", g2.serial)))).toBe("rotation_in_progress");
+      const g3 = await issue(store(), east, r.serial, { status: "prepared", supersedes: null });
+      expect(await refusal(store().activateIntermediate(g3.serial, g1.serial, audit("intermediate.activate", g3.serial)))).toBe("rotation_in_progress");
+      expect(await refusal(store().activateIntermediate(g3.serial, null, audit("intermediate.activate", g3.serial)))).toBe("rotation_in_progress");
+      expect((await store().getIntermediate(g3.serial))!.status).toBe("prepared");
+      expect(await store().getActiveIntermediate("east")).toEqual(activated);
+      expect(await auditCount(store())).toBe(events + 2);
+    });
+
+    it("lets exactly one of two concurrent activations win", async () => {
+      const { r, east } = await setup(store());
+      const g1 = await issue(store(), east, r.serial);
+      const g2 = await issue(store(), east, r.serial, { status: "prepared", supersedes: null });
+      const results = await Promise.allSettled([0, 1].map(() => store().activateIntermediate(g2.serial, g1.serial, audit("intermediate.activate", g2.serial))));
+      expect(results.filter((x) => x.status === "fulfilled")).toHaveLength(1);
+      expect((await store().listIntermediates("east", { limit: 5 })).map((i) => i.status)).toEqual(["active", "superseded"]);
+    });
+
     it("gets by serial, active, latest (whatever its status) and pages generations newest first", async () => {
       const { r, east } = await setup(store());
       expect(await store().getActiveIntermediate("east")).toBeUndefined();
