@@ -5,6 +5,7 @@ import { activationGate } from "../../src/core/staged-rotation.js";
 import { DomainError } from "../../src/errors.js";
 import { makeCsr, testCore, TEST_CTX } from "../helpers.js";
 import { accepts, meshFailures, onDisk, verdict } from "../mesh.js";
+import { signCrl } from "../x509/reference.js";
 
 /**
  * Intermediate rotation that never breaks a peer: in a trust domain whose clusters load
@@ -177,6 +178,29 @@ describe("staged intermediate rotation", () => {
     expect((await t.core.issuance.issue("east", {}, TEST_CTX)).record.status).toBe("prepared");
     const [event] = await t.core.audit.list({ action: "trust_domain.update" }, { limit: 1 });
     expect(event!.details).toEqual({ caCrl: { from: false, to: true } });
+  });
+
+  it("stages an external-custody rotation: its CRL reaches the peers once uploaded, then the same CSR activates it", async () => {
+    const t = await mesh();
+    await t.core.clusters.register({ name: "ext", trustDomain: "cluster.local" }, TEST_CTX);
+    await t.core.issuance.issue("ext", { csrPem: (await makeCsr()).pem }, TEST_CTX);
+    const s0 = await secrets(t);
+    for (const c of CLUSTERS) await report(t, c, s0[c]!);
+    const csr = await makeCsr();
+    const pending = await t.core.issuance.issue("ext", { csrPem: csr.pem }, TEST_CTX);
+    expect([pending.record.status, pending.record.custody]).toEqual(["prepared", "external"]);
+    // Not in any ca-crl.pem until the cluster uploads the CRL its key signs.
+    expect((await t.core.revocation.caCrlBundle("cluster.local")).missing.map((m) => m.serial)).toContain(pending.record.serial);
+    const cert = new x509.X509Certificate(pending.record.certPem);
+    const signer = { cert, keyAlgorithm: "ecdsa-p256" as const, keyId: cert.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId, privateKey: csr.keys.privateKey };
+    const now = t.clock.now();
+    const crl = await signCrl({ signer, number: 1, thisUpdate: now, nextUpdate: new Date(now.getTime() + 7 * 24 * HOUR), entries: [] });
+    await t.core.revocation.uploadCrl("ext", pending.record.serial, new Uint8Array(crl.rawData), TEST_CTX);
+    const s1 = await secrets(t);
+    expect(crlIssuerKeyIds(s1.east!.files["ca-crl.pem"])).toContain(pending.record.keyId!);
+    for (const c of CLUSTERS) await report(t, c, s1[c]!);
+    const done = await t.core.issuance.issue("ext", { csrPem: csr.pem }, TEST_CTX);
+    expect([done.record.serial, done.record.status, done.files!["ca-key.pem"]]).toEqual([pending.record.serial, "active", undefined]);
   });
 
   it("activates at once where the cluster has no peer", async () => {

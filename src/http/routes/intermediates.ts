@@ -57,7 +57,11 @@ export const intermediateRoutes: FastifyPluginAsyncZod<RouteDeps> = async (app, 
           intermediate: intermediateView(result.record, clock.now()),
           pendingPeers: verdict.peers.filter((p) => !p.met).map(({ met: _met, ...p }) => p),
           leadEndsAt: verdict.leadEndsAt?.toISOString() ?? null,
-          next: `apply every cluster's refreshed Secret (GET /v1/clusters/{name}/cacerts?crl=true) and report it (PUT /v1/clusters/{name}/observation); then repeat this request, or POST /v1/clusters/${request.params.name}/intermediates/${serial}/activate`,
+          next:
+            (result.record.custody === "external"
+              ? `upload the CRL its key signs (PUT /v1/clusters/${request.params.name}/intermediates/${serial}/crl: empty is fine) so that it reaches the peers; `
+              : "") +
+            `apply every cluster's refreshed Secret (GET /v1/clusters/{name}/cacerts?crl=true) and report it (PUT /v1/clusters/{name}/observation); then repeat this request, or POST /v1/clusters/${request.params.name}/intermediates/${serial}/activate`,
         });
       }
       return reply.code(result.created ? 201 : 200).send({ intermediate: intermediateView(result.record, clock.now()), cacerts: result.files });
