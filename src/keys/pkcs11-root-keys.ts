@@ -114,7 +114,13 @@ export function pkcs11RootKeys(token: Pkcs11Token): HsmRootKeys & { signerFor(ke
     },
 
     async signerFor(keyRef, alg) {
-      const at = locatorOf(parsePkcs11Uri(keyRef, "key reference"), "the root's key reference");
+      let uri: Pkcs11Uri;
+      try {
+        uri = parsePkcs11Uri(keyRef, "key reference");
+      } catch (err) {
+        throw new DomainError("key_unavailable", `the root's key reference ${keyRef.slice(0, 80)} is not one this meshroot can use: ${(err as Error).message}`);
+      }
+      const at = locatorOf(uri, "the root's key reference");
       const found = await token.run((s) => describe(s, at));
       if (found.alg !== alg) throw new DomainError("key_unavailable", `${keyRef} is a ${found.alg} key, the root's is ${alg}`);
       return signer(() => at, alg, found.spki);

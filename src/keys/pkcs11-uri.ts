@@ -75,16 +75,12 @@ function percentEncode(bytes: Buffer): string {
 }
 
 function percentDecode(value: string): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < value.length; i++) {
-    if (value[i] === "%") {
-      const hex = value.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new Error("bad escape");
-      out.push(parseInt(hex, 16));
-      i += 2;
-    } else {
-      out.push(...Buffer.from(value[i]!, "utf8"));
-    }
+  const out: Buffer[] = [];
+  // Literal runs as UTF-8 (whole code points), escapes as the bytes they name.
+  for (const [, literal, hex] of value.matchAll(/([^%]+)|%([0-9a-fA-F]{2})?/g)) {
+    if (literal !== undefined) out.push(Buffer.from(literal, "utf8"));
+    else if (hex !== undefined) out.push(Buffer.from([parseInt(hex, 16)]));
+    else throw new Error("bad escape");
   }
-  return Buffer.from(out);
+  return Buffer.concat(out);
 }

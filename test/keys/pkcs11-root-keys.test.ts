@@ -27,6 +27,12 @@ describe("pkcs11: URIs (RFC 7512)", () => {
     expect(back.object).toBe("meshroot-root-0a");
   });
 
+  it("decodes UTF-8 labels, literal or escaped", () => {
+    expect(parsePkcs11Uri("pkcs11:token=t%C3%B6ken;object=sch%c3%bcssel").token).toBe("töken");
+    expect(parsePkcs11Uri("pkcs11:token=töken 🔑;object=x").token).toBe("töken 🔑");
+    expect(parsePkcs11Uri(formatPkcs11Uri({ token: "töken 🔑", object: "x" })).token).toBe("töken 🔑");
+  });
+
   it("refuses what is not a private key's URI, a query (a PIN) and malformed escapes", () => {
     for (const bad of ["sealed:root:0a:00", "pkcs11:token=t", "pkcs11:id=%01;type=cert", "pkcs11:id=%01?pin-value=1234", "pkcs11:id=%zz", "pkcs11:object"]) {
       expect(() => parsePkcs11Uri(bad), bad).toThrow(expect.objectContaining({ code: "validation_failed" }));
@@ -92,6 +98,8 @@ describe.skipIf(skipSofthsm)("root keys in a PKCS#11 token (SoftHSM2)", () => {
     await expect(keys.adopt("pkcs11:id=%de%ad", "ecdsa-p256")).rejects.toMatchObject({ code: "hsm_key_not_found" });
     await expect(keys.adopt(ref, "ecdsa-p256")).rejects.toMatchObject({ code: "key_mismatch" });
     await expect(keys.adopt("pkcs11:token=other;id=%ad%0b", "ecdsa-p384")).rejects.toMatchObject({ code: "key_unavailable" });
+    // A stored reference it cannot use is the key being unavailable, not a bad request.
+    await expect(keys.signerFor("pkcs11:id=%zz", "ecdsa-p256")).rejects.toMatchObject({ code: "key_unavailable" });
   });
 
   it("answers key_unavailable when the key object is gone", async () => {
