@@ -44,12 +44,13 @@ export function createCore(input: CoreDeps) {
   const issuers = issuerCache(deps);
   const staging = stagedRotationService(deps);
   const issuance = issuanceService({ ...deps, issuers, staging });
+  const revocation = revocationService({ ...deps, issuers });
   return {
     trustDomains: trustDomainService(deps),
     clusters: clusterService(deps),
     issuance,
-    revocation: revocationService({ ...deps, issuers }),
-    rotation: rotationService({ ...deps, issuance, staging }),
+    revocation,
+    rotation: rotationService({ ...deps, issuance, staging, revocation }),
     staging,
     rootRotation: rootRotationService({ ...deps, issuance }),
     tokens: tokenService(deps),

@@ -226,6 +226,17 @@ export interface CrlStore {
   getLatestCrl(issuerSerial: string): Promise<CrlRecord | undefined>;
   /** Inserts a CRL; throws `crl_conflict` when another CRL took the same seq first. */
   insertCrl(crl: CrlRecord, audit: AuditInput | null): Promise<void>;
+  /**
+   * Optional speed-up for ca-crl.pem over thousands of issuers: the latest CRL of each named
+   * issuer (absent: none) in one read. Without it the core reads them one by one.
+   */
+  latestCrls?(issuerSerials: readonly string[]): Promise<Map<string, CrlRecord>>;
+  /**
+   * Optional speed-up: inserts unaudited CRLs (re-signed or first CRLs) in one transaction,
+   * skipping any whose seq another writer took first; returns the ones inserted. Without it the
+   * core inserts them one by one.
+   */
+  insertCrls?(crls: readonly CrlRecord[]): Promise<CrlRecord[]>;
   /** Revoked intermediates a root signed, oldest revocation first. */
   listRevokedByRoot(rootSerial: string): Promise<{ serial: string; revokedAt: Date; reason: string }[]>;
   /** Intermediates of a trust domain that are neither revoked nor expired at `now`. */

@@ -21,6 +21,8 @@ type Deps = {
     | "getActiveIntermediate"
     | "getLatestCrl"
     | "insertCrl"
+    | "latestCrls"
+    | "insertCrls"
     | "revokeIntermediate"
     | "decommissionCluster"
     | "listRevokedByRoot"
@@ -100,12 +102,36 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
 
   const rootCrl = (root: RootRecord) => freshCrl(root.serial, (seq, now) => buildRootCrl(root, seq, now));
 
-  const intermediateCrl = (rec: IntermediateRecord) =>
-    freshCrl(rec.serial, async (seq, now) => {
-      // meshroot issues no certificates under an intermediate, so an escrowed intermediate's CRL is empty.
-      const crl = await signCrlDer({ issuer: await issuers.intermediate(rec), number: seq, ...window(now), entries: [] });
-      return crlRecord(rec.serial, "intermediate", rec.trustDomain, seq, crl, 0, now);
-    });
+  // meshroot issues no certificates under an intermediate, so an escrowed intermediate's CRL is empty.
+  const buildIntermediateCrl = async (rec: IntermediateRecord, seq: number, now: Date) =>
+    crlRecord(rec.serial, "intermediate", rec.trustDomain, seq, await signCrlDer({ issuer: await issuers.intermediate(rec), number: seq, ...window(now), entries: [] }), 0, now);
+  const intermediateCrl = (rec: IntermediateRecord) => freshCrl(rec.serial, (seq, now) => buildIntermediateCrl(rec, seq, now));
+
+  /**
+   * The current CRLs of many escrowed intermediates: read at once, the stale or missing ones
+   * signed and committed together (one transaction where the store offers it). A CRL another
+   * writer committed first is read back instead.
+   */
+  async function intermediateCrls(recs: readonly IntermediateRecord[], now: Date): Promise<Map<string, CrlRecord>> {
+    if (!store.latestCrls || !store.insertCrls) {
+      const out = new Map<string, CrlRecord>();
+      for (const rec of recs) out.set(rec.serial, await intermediateCrl(rec));
+      return out;
+    }
+    const latest = await store.latestCrls(recs.map((r) => r.serial));
+    const signed: CrlRecord[] = [];
+    for (const rec of recs) {
+      const crl = latest.get(rec.serial);
+      if (stale(crl, now)) signed.push(await buildIntermediateCrl(rec, (crl?.seq ?? 0) + 1, now));
+    }
+    if (signed.length === 0) return latest;
+    const inserted = new Set((await store.insertCrls(signed)).map((c) => c.issuerSerial));
+    for (const crl of signed) {
+      latest.set(crl.issuerSerial, inserted.has(crl.issuerSerial) ? crl : (await store.getLatestCrl(crl.issuerSerial))!);
+    }
+    if (inserted.size > 0) observer.crlChanged(recs[0]!.trustDomain);
+    return latest;
+  }
 
   /** Every root of a trust domain; throws `trust_domain_not_found`. */
   async function allRoots(trustDomain: string): Promise<RootRecord[]> {
@@ -214,12 +240,15 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
       const issuers = caCrlIssuers(all, rotation, live, now, workloadCertTtlMs);
       const pems = await Promise.all(issuers.roots.map(async (r) => toPem((await rootCrl(r)).der, "X509 CRL")));
       const missing: IntermediateRecord[] = [];
+      const signedHere = await intermediateCrls(issuers.intermediates.filter((r) => r.custody === "escrowed"), now);
+      const external = issuers.intermediates.filter((r) => r.custody !== "escrowed");
+      const uploads = store.latestCrls ? await store.latestCrls(external.map((r) => r.serial)) : undefined;
       for (const rec of issuers.intermediates) {
         if (rec.custody === "escrowed") {
-          pems.push(toPem((await intermediateCrl(rec)).der, "X509 CRL"));
+          pems.push(toPem(signedHere.get(rec.serial)!.der, "X509 CRL"));
           continue;
         }
-        const uploaded = await store.getLatestCrl(rec.serial);
+        const uploaded = uploads ? uploads.get(rec.serial) : await store.getLatestCrl(rec.serial);
         if (uploaded && uploaded.nextUpdate.getTime() > now.getTime()) pems.push(toPem(uploaded.der, "X509 CRL"));
         else missing.push(rec);
       }

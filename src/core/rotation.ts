@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
 import { auditInput, type AuditContext } from "./audit.js";
 import type { IssuanceService, IssueResult } from "./issuance.js";
+import type { RevocationService } from "./revocation.js";
 import { clusterState, type ClusterState } from "./cluster-state.js";
 import type { IntermediateRecord, Observer, Store } from "./ports.js";
 import { openRotation } from "./root-rotation-plan.js";
@@ -50,13 +51,33 @@ export interface RotationReport {
 type Deps = {
   store: Pick<Store, "listDueIntermediates" | "listRevokedClusters" | "getLatestIntermediate" | "appendAudit" | "listCertificates" | "latestRootRotation" | "getActiveIntermediate">;
   issuance: Pick<IssuanceService, "issue">;
-  staging: Pick<StagedRotationService, "stages" | "verdict" | "tryActivate" | "prepareLeadMs">;
+  staging: Pick<StagedRotationService, "stages" | "verdict" | "tryActivate" | "prepareLeadMs" | "peerReports">;
+  /** Signs the trust domains' ca-crl.pem after a run (new intermediates' first CRLs), so that the Secrets fetched next are served at once. */
+  revocation?: Pick<RevocationService, "caCrlBundle"> | undefined;
   clock: Clock;
   observer: Pick<Observer, "rotation">;
 };
 
 /** Which clusters are due, and rotating them. Rotation supersedes; it never revokes. */
-export function rotationService({ store, issuance, staging, clock, observer }: Deps) {
+/** Rotations (each a few reads, a key pair, a signature) in flight at once: their commits share a transaction (group commit). */
+const ROTATION_CONCURRENCY = 32;
+
+/** Maps `items` through `work` with at most `limit` in flight; results in input order. */
+async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await work(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+export function rotationService({ store, issuance, staging, revocation, clock, observer }: Deps) {
   /** Prepared intermediates of staged rotations (not a root rotation's), oldest first. */
   async function stagedPrepared(trustDomain: string | undefined): Promise<IntermediateRecord[]> {
     const out: IntermediateRecord[] = [];
@@ -128,29 +149,41 @@ export function rotationService({ store, issuance, staging, clock, observer }: D
         observer.rotation("failure");
         await store.appendAudit(auditInput(ctx, clock.now(), action, { type: "cluster", id: d.cluster }, d, { replaces: d.serial, code, detail }, "failure"));
       };
-      for (const p of await stagedPrepared(opts.trustDomain)) {
-        if (opts.inScope && !opts.inScope(p.cluster)) continue;
+      // What peers reported, read once per trust domain for every verdict of this run.
+      const reports = new Map<string, ReturnType<typeof staging.peerReports>>();
+      const reportsOf = (td: string) => {
+        if (!reports.has(td)) reports.set(td, staging.peerReports(td));
+        return reports.get(td)!;
+      };
+      const touched = new Set<string>();
+      const prepared = (await stagedPrepared(opts.trustDomain)).filter((p) => !opts.inScope || opts.inScope(p.cluster));
+      const activations = await inPool(prepared, ROTATION_CONCURRENCY, async (p) => {
         handled.add(p.cluster);
         try {
-          if (report.dryRun) {
-            const v = await staging.verdict(p);
-            if (v.met) report.wouldRotate.push({ cluster: p.cluster, serial: p.serial, status: "prepared", rotateAfter: p.rotateAfter, notAfter: p.notAfter });
-            else report.pending.push(pendingOf(p, v, false));
-            continue;
-          }
+          if (report.dryRun) return { kind: "dry" as const, p, verdict: await staging.verdict(p, await reportsOf(p.trustDomain)) };
           const previous = await store.getActiveIntermediate(p.cluster);
-          const outcome = await staging.tryActivate(p, ctx);
-          if ("pending" in outcome) {
-            report.pending.push(pendingOf(p, outcome.pending.verdict, false));
-            continue;
-          }
-          report.rotated.push({ cluster: p.cluster, previousSerial: previous?.serial ?? "", serial: p.serial, generation: p.generation, notAfter: p.notAfter });
-          observer.rotation("success");
+          return { kind: "run" as const, p, previous, outcome: await staging.tryActivate(p, ctx, undefined, await reportsOf(p.trustDomain)) };
         } catch (err) {
-          await fail({ cluster: p.cluster, serial: p.serial }, err, "intermediate.activate");
+          return { kind: "failed" as const, p, err };
+        }
+      });
+      for (const a of activations) {
+        const { p } = a;
+        if (a.kind === "failed") {
+          await fail({ cluster: p.cluster, serial: p.serial }, a.err, "intermediate.activate");
+        } else if (a.kind === "dry") {
+          if (a.verdict.met) report.wouldRotate.push({ cluster: p.cluster, serial: p.serial, status: "prepared", rotateAfter: p.rotateAfter, notAfter: p.notAfter });
+          else report.pending.push(pendingOf(p, a.verdict, false));
+        } else if ("pending" in a.outcome) {
+          report.pending.push(pendingOf(p, a.outcome.pending.verdict, false));
+        } else {
+          touched.add(p.trustDomain);
+          report.rotated.push({ cluster: p.cluster, previousSerial: a.previous?.serial ?? "", serial: p.serial, generation: p.generation, notAfter: p.notAfter });
+          observer.rotation("success");
         }
       }
       const stages = new Map<string, boolean>();
+      const toRotate: DueCluster[] = [];
       for (const d of await due(staging.prepareLeadMs, opts.trustDomain)) {
         if (opts.inScope && !opts.inScope(d.cluster)) continue;
         if (handled.has(d.cluster)) continue;
@@ -168,19 +201,33 @@ export function rotationService({ store, issuance, staging, clock, observer }: D
           report.wouldRotate.push({ cluster: d.cluster, serial: d.serial, status: d.status, rotateAfter: d.rotateAfter, notAfter: d.notAfter });
           continue;
         }
-        try {
-          const result = await issuance.issue(d.cluster, { idempotencyKey: `rotate:${d.serial}`, requestHash: "rotation" }, ctx);
-          if (result.pending) {
-            report.pending.push(pendingOf(result.record, result.pending.verdict, result.created));
-            continue;
-          }
-          report.issued.push(result);
-          report.rotated.push({ cluster: d.cluster, previousSerial: d.serial, serial: result.record.serial, generation: result.record.generation, notAfter: result.record.notAfter });
-          observer.rotation("success");
-        } catch (err) {
-          await fail(d, err, "intermediate.rotate");
-        }
+        toRotate.push(d);
       }
+      const results = await inPool(toRotate, ROTATION_CONCURRENCY, (d) =>
+        issuance.issue(d.cluster, { idempotencyKey: `rotate:${d.serial}`, requestHash: "rotation" }, ctx).then(
+          (result) => ({ d, result }),
+          (err: unknown) => ({ d, err }),
+        ),
+      );
+      for (const r of results) {
+        const { d } = r;
+        if ("err" in r) {
+          await fail(d, r.err, "intermediate.rotate");
+          continue;
+        }
+        touched.add(d.trustDomain);
+        const { result } = r;
+        if (result.pending) {
+          report.pending.push(pendingOf(result.record, result.pending.verdict, result.created));
+          continue;
+        }
+        report.issued.push(result);
+        report.rotated.push({ cluster: d.cluster, previousSerial: d.serial, serial: result.record.serial, generation: result.record.generation, notAfter: result.record.notAfter });
+        observer.rotation("success");
+      }
+      // The new intermediates' first CRLs, signed now in one batch: the Secrets fetched next
+      // (cacerts?crl=true) are served without signing thousands of CRLs on demand.
+      for (const td of touched) await revocation?.caCrlBundle(td).catch(() => undefined);
       return report;
     },
   };

@@ -93,15 +93,22 @@ type Deps = {
 
 /** Verdicts on prepared intermediates, and their activation. */
 export function stagedRotationService({ store, clock, prepareLeadMs = DEFAULT_PREPARE_LEAD_MS }: Deps) {
-  async function verdict(record: IntermediateRecord): Promise<ActivationVerdict> {
-    const peers = await liveClusters(store, record.trustDomain);
-    const summaries = await store.latestObservationSummaries(peers.map((p) => p.name).filter((n) => n !== record.cluster));
+  /** What every live cluster of a trust domain last reported (one read for many verdicts). */
+  async function peerReports(trustDomain: string): Promise<PeerReport[]> {
+    const peers = await liveClusters(store, trustDomain);
+    const summaries = await store.latestObservationSummaries(peers.map((p) => p.name));
     const reports: PeerReport[] = [];
     for (const p of peers) {
       const s = summaries.get(p.name);
       const facts = s && (s.facts ?? observedFacts((await store.latestObservation(p.name))!));
       reports.push({ name: p.name, observation: s && facts ? { observedAt: s.observedAt, facts } : undefined });
     }
+    return reports;
+  }
+
+  /** The verdict on a prepared intermediate; `reports` (peerReports of its trust domain) when already read. */
+  async function verdict(record: IntermediateRecord, reports?: PeerReport[]): Promise<ActivationVerdict> {
+    reports ??= await peerReports(record.trustDomain);
     const keyId = record.keyId ?? subjectKeyId(new x509.X509Certificate(record.certPem));
     return activationGate({ prepared: { cluster: record.cluster, keyId, createdAt: record.createdAt }, peers: reports, now: clock.now(), leadMs: prepareLeadMs });
   }
@@ -116,11 +123,12 @@ export function stagedRotationService({ store, clock, prepareLeadMs = DEFAULT_PR
     record: IntermediateRecord,
     ctx: AuditContext,
     force?: { reason: string } | undefined,
+    reports?: PeerReport[],
   ): Promise<{ activated: IntermediateRecord } | { pending: PendingActivation }> {
     if (record.status !== "prepared") {
       throw new DomainError("not_prepared", `intermediate ${record.serial} is ${record.status}, not prepared: only a prepared intermediate can be activated`);
     }
-    const v = await verdict(record);
+    const v = await verdict(record, reports);
     if (!v.met && !force) return { pending: { record, verdict: v } };
     const previous = await store.getActiveIntermediate(record.cluster);
     const unmet = v.peers.filter((p) => !p.met).map((p) => ({ cluster: p.cluster, code: p.code }));
@@ -149,6 +157,7 @@ export function stagedRotationService({ store, clock, prepareLeadMs = DEFAULT_PR
     },
 
     verdict,
+    peerReports,
 
     tryActivate,
 

@@ -119,3 +119,28 @@ describe("batch rotation", () => {
     expect((await core.clusters.get("dev-a")).active!.generation).toBe(2);
   });
 });
+
+describe("rotating a fleet in one run", () => {
+  it("rotates many clusters concurrently, in due order, one generation each, and leaves every new intermediate's CRL signed", async () => {
+    const { core, clock, reg, db } = await fleet();
+    const names = Array.from({ length: 70 }, (_, i) => `c${String(i).padStart(2, "0")}`);
+    for (const n of names) {
+      await reg(n);
+      await core.issuance.issue(n, {}, TEST_CTX);
+    }
+    clock.advance(25 * DAY_MS);
+    const report = await core.rotation.run({}, TEST_CTX);
+    expect(report.failed).toEqual([]);
+    expect(report.rotated.map((r) => r.cluster)).toEqual(names);
+    expect(report.rotated.every((r) => r.generation === 2)).toBe(true);
+    const rows = db.prepare("SELECT cluster, generation, status FROM intermediates ORDER BY cluster, generation").all() as { cluster: string; generation: number; status: string }[];
+    expect(rows.length).toBe(140);
+    for (const n of names) expect(rows.filter((r) => r.cluster === n).map((r) => `${r.generation}:${r.status}`)).toEqual(["1:superseded", "2:active"]);
+    // Signed by the run: every new intermediate already has its CRL, so the next cacerts?crl=true signs nothing.
+    const withCrl = db.prepare("SELECT COUNT(DISTINCT issuer_serial) AS n FROM crls WHERE issuer_serial IN (SELECT serial FROM intermediates WHERE status = 'active')").get() as { n: number };
+    expect(withCrl.n).toBe(70);
+    expect((await core.audit.verify()).ok).toBe(true);
+    // A second run finds nothing due.
+    expect((await core.rotation.run({}, TEST_CTX)).rotated).toEqual([]);
+  });
+});

@@ -1,7 +1,7 @@
 import type { AuditInput } from "../../core/audit.js";
 import type { CrlRecord, CrlStore, LiveIssuer } from "../../core/ports.js";
 import type { AuditAppender } from "./audit-store.js";
-import { DomainError } from "../../errors.js";
+import { DomainError, isDomainError } from "../../errors.js";
 import { isUniqueViolation, type Db } from "./database.js";
 import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
 
@@ -77,13 +77,50 @@ export function sqliteCrlStore(db: Db, append: AuditAppender): CrlStore {
   const liveIssuers = db.prepare(`SELECT serial, cluster, root_serial AS rootSerial, status, custody, key_id AS keyId, not_after AS notAfter,
       generation, signing_seen_at AS signingSeenAt
     FROM intermediates INDEXED BY intermediates_issuers WHERE trust_domain = @trustDomain AND not_after > @now AND status <> 'revoked'`);
+  const latestStatements = new Map<number, ReturnType<Db["prepare"]>>();
+  const latestOf = (n: number) => {
+    let st = latestStatements.get(n);
+    if (!st) {
+      st = db.prepare(
+        `SELECT c.* FROM crls c WHERE c.issuer_serial IN (${Array(n).fill("?").join(",")})
+           AND c.seq = (SELECT MAX(seq) FROM crls m WHERE m.issuer_serial = c.issuer_serial)`,
+      );
+      if (latestStatements.size < 64) latestStatements.set(n, st);
+    }
+    return st;
+  };
   const insertCrl = crlInserter(db);
   const insertTx = db.transaction((crl: CrlRecord, audit: AuditInput | null) => {
     insertCrl(crl);
     if (audit) append(audit);
   });
 
+  const insertMany = db.transaction((crls: readonly CrlRecord[]) =>
+    crls.filter((crl) => {
+      try {
+        insertCrl(crl);
+        return true;
+      } catch (err) {
+        if (isDomainError(err, "crl_conflict")) return false;
+        throw err;
+      }
+    }),
+  );
+
   return {
+    async latestCrls(issuerSerials) {
+      const out = new Map<string, CrlRecord>();
+      // One statement per 500 serials (SQLite's default limit on bound parameters is 32,766).
+      for (let i = 0; i < issuerSerials.length; i += 500) {
+        const chunk = issuerSerials.slice(i, i + 500);
+        const rows = latestOf(chunk.length).all(chunk) as CrlRow[];
+        for (const r of rows) out.set(r.issuer_serial, toCrl(r));
+      }
+      return out;
+    },
+    async insertCrls(crls) {
+      return crls.length === 0 ? [] : insertMany.immediate(crls);
+    },
     async getLatestCrl(issuerSerial) {
       const row = latest.get(issuerSerial) as CrlRow | undefined;
       return row && toCrl(row);

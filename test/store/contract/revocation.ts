@@ -41,6 +41,26 @@ export function revocationContract(open: OpenStore): void {
       expect((await store().getLatestCrl(r.serial))?.entries).toBe(0);
       expect(await auditCount(store())).toBe(events);
     });
+
+    it("reads many issuers' latest CRLs at once and inserts many in one write, skipping a seq another writer took (when the backend offers it)", async () => {
+      const s = store();
+      if (!s.latestCrls || !s.insertCrls) return;
+      const { r, east, west } = await setup(s);
+      const [e1, w1] = [await issue(s, east, r.serial), await issue(s, west, r.serial)];
+      const of = (i: IntermediateRecord, seq: number, over = {}) => crl({ serial: i.serial, trustDomain: "one.example" }, seq, { issuerKind: "intermediate", ...over });
+      await s.insertCrl(of(e1, 1), null);
+      const events = await auditCount(s);
+      const inserted = await s.insertCrls([of(e1, 1, { entries: 7 }), of(e1, 2), of(w1, 1)]);
+      expect(inserted.map((c) => [c.issuerSerial, c.seq])).toEqual([[e1.serial, 2], [w1.serial, 1]]);
+      expect(await s.insertCrls([])).toEqual([]);
+      expect(await auditCount(s)).toBe(events);
+      const latest = await s.latestCrls([e1.serial, w1.serial, r.serial, "0badc0de"]);
+      expect([...latest.keys()].sort()).toEqual(sorted([e1.serial, w1.serial]));
+      expect(latest.get(e1.serial)).toEqual(of(e1, 2));
+      expect(latest.get(w1.serial)).toEqual(of(w1, 1));
+      // More issuers than one statement binds.
+      expect((await s.latestCrls(Array.from({ length: 1200 }, (_, i) => (i === 1100 ? w1.serial : `f${i}`)))).size).toBe(1);
+    });
   });
 
   describe("revocation", () => {
