@@ -94,15 +94,22 @@ const envSchema = z
     MESHROOT_PKCS11_TOKEN: z.string().min(1).max(32).optional().describe("label of the HSM token that holds root keys (with MESHROOT_PKCS11_MODULE)"),
     MESHROOT_PKCS11_PIN_FILE: optionalPath.describe("file holding the token's user PIN (preferred over MESHROOT_PKCS11_PIN)"),
     MESHROOT_PKCS11_PIN: z.string().min(1).optional().describe("the token's user PIN itself; set this or MESHROOT_PKCS11_PIN_FILE"),
+    MESHROOT_PKCS11_MASTER_KEY: bool
+      .default(false)
+      .describe("keep the master key in the HSM token too: an AES key there wraps every record's data key (created on first start), instead of MESHROOT_MASTER_KEY(_FILE)"),
   })
   .superRefine((env, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
     if (env.MESHROOT_MASTER_KEY && env.MESHROOT_MASTER_KEY_FILE) {
       issue("MESHROOT_MASTER_KEY", "set MESHROOT_MASTER_KEY or MESHROOT_MASTER_KEY_FILE, not both");
     }
-    if (env.MESHROOT_ENV === "production" && !env.MESHROOT_MASTER_KEY && !env.MESHROOT_MASTER_KEY_FILE) {
-      issue("MESHROOT_MASTER_KEY_FILE", "production needs an explicit master key (MESHROOT_MASTER_KEY_FILE or MESHROOT_MASTER_KEY)");
+    if (env.MESHROOT_ENV === "production" && !env.MESHROOT_MASTER_KEY && !env.MESHROOT_MASTER_KEY_FILE && !env.MESHROOT_PKCS11_MASTER_KEY) {
+      issue("MESHROOT_MASTER_KEY_FILE", "production needs an explicit master key (MESHROOT_MASTER_KEY_FILE or MESHROOT_MASTER_KEY, or MESHROOT_PKCS11_MASTER_KEY=true)");
     }
+    if (env.MESHROOT_PKCS11_MASTER_KEY && (env.MESHROOT_MASTER_KEY || env.MESHROOT_MASTER_KEY_FILE)) {
+      issue("MESHROOT_PKCS11_MASTER_KEY", "the master key is either in the HSM (MESHROOT_PKCS11_MASTER_KEY=true) or in MESHROOT_MASTER_KEY(_FILE), not both");
+    }
+    if (env.MESHROOT_PKCS11_MASTER_KEY && !env.MESHROOT_PKCS11_MODULE) issue("MESHROOT_PKCS11_MASTER_KEY", "a master key in the HSM needs MESHROOT_PKCS11_MODULE and the token settings");
     if (Boolean(env.MESHROOT_TLS_CERT_FILE) !== Boolean(env.MESHROOT_TLS_KEY_FILE)) {
       issue("MESHROOT_TLS_CERT_FILE", "MESHROOT_TLS_CERT_FILE and MESHROOT_TLS_KEY_FILE go together");
     }
@@ -151,7 +158,7 @@ export interface Config {
   /** Most intermediates one cluster may get in any 24 hours (idempotent replays do not count). */
   maxIssuancesPerClusterPerDay: number;
   /** The HSM that holds root keys (keyStorage pkcs11), when configured; the PIN inline or in a file (read at start). */
-  pkcs11: { module: string; token: string; pin: string | undefined; pinFile: string | undefined } | undefined;
+  pkcs11: { module: string; token: string; pin: string | undefined; pinFile: string | undefined; masterKey: boolean } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -197,7 +204,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conf
     metricsTokenRequired: e.MESHROOT_METRICS_TOKEN_REQUIRED,
     maxIssuancesPerClusterPerDay: e.MESHROOT_MAX_ISSUANCES_PER_CLUSTER_PER_DAY,
     pkcs11: e.MESHROOT_PKCS11_MODULE
-      ? { module: e.MESHROOT_PKCS11_MODULE, token: e.MESHROOT_PKCS11_TOKEN!, pin: e.MESHROOT_PKCS11_PIN, pinFile: e.MESHROOT_PKCS11_PIN_FILE }
+      ? { module: e.MESHROOT_PKCS11_MODULE, token: e.MESHROOT_PKCS11_TOKEN!, pin: e.MESHROOT_PKCS11_PIN, pinFile: e.MESHROOT_PKCS11_PIN_FILE, masterKey: e.MESHROOT_PKCS11_MASTER_KEY }
       : undefined,
   });
 }

@@ -73,7 +73,7 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
   const fresh = !existsSync(dbPath);
   // First: a wrong PIN or a missing token refuses to start with nothing written (no master key, no database).
   const hsm = openConfiguredHsm(config.pkcs11);
-  const vault = envelopeVault(loadMasterKey(config, fresh, notice));
+  const vault = hsm?.masterKeyInToken ? await hsm.keyVault() : envelopeVault(loadMasterKey(config, fresh, notice));
   const db = openDatabase(dbPath);
   try {
     const migrations = loadMigrations();
@@ -132,9 +132,9 @@ async function openPostgresRuntime(
   try {
     // A fresh database takes the development key (generated once, in this data directory); one with a check record needs its own.
     const fresh = (await pg.meta.get(KEY_CHECK)) === undefined;
-    const vault = envelopeVault(loadMasterKey(config, fresh, notice));
-    await checkMasterKey(pg.meta, vault, pg.where);
     hsm = openConfiguredHsm(config.pkcs11);
+    const vault = hsm?.masterKeyInToken ? await hsm.keyVault() : envelopeVault(loadMasterKey(config, fresh, notice));
+    await checkMasterKey(pg.meta, vault, pg.where);
     const { core, metrics, cache } = wireCore(config, pg.store, vault, clock, hsm);
     const unlisten = pg.listen((trustDomain) => {
       cache.observer.bundleChanged(trustDomain);

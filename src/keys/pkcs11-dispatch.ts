@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
-import type { RootKeys } from "../core/ports.js";
+import type { KeyVault, RootKeys } from "../core/ports.js";
 import { DomainError } from "../errors.js";
 import type { KeyAlgorithm } from "../x509/key-algorithms.js";
 import type { Signer } from "../x509/signer.js";
 import { pkcs11RootKeys } from "./pkcs11-root-keys.js";
 import { openPkcs11Token } from "./pkcs11-token.js";
+import { pkcs11KeyVault } from "./pkcs11-vault.js";
 import { PKCS11_SCHEME } from "./pkcs11-uri.js";
 
 /**
@@ -34,8 +35,8 @@ export function rootKeysByScheme(software: RootKeys, hsm: ReturnType<typeof pkcs
  * undefined when no HSM is configured. Throws `config_invalid` naming the setting to fix.
  */
 export function openConfiguredHsm(
-  settings: { module: string; token: string; pin: string | undefined; pinFile: string | undefined } | undefined,
-): { rootKeys: ReturnType<typeof pkcs11RootKeys>; healthy(): boolean; close(): void } | undefined {
+  settings: { module: string; token: string; pin: string | undefined; pinFile: string | undefined; masterKey?: boolean | undefined } | undefined,
+): { rootKeys: ReturnType<typeof pkcs11RootKeys>; masterKeyInToken: boolean; keyVault(): Promise<KeyVault>; healthy(): boolean; close(): void } | undefined {
   if (!settings) return undefined;
   let pin = settings.pin;
   if (settings.pinFile !== undefined) {
@@ -52,5 +53,11 @@ export function openConfiguredHsm(
     pin: pin!,
     names: { module: "MESHROOT_PKCS11_MODULE", token: "MESHROOT_PKCS11_TOKEN", pin: settings.pinFile !== undefined ? `MESHROOT_PKCS11_PIN_FILE (${settings.pinFile})` : "MESHROOT_PKCS11_PIN" },
   });
-  return { rootKeys: pkcs11RootKeys(token), healthy: () => token.healthy(), close: () => token.close() };
+  return {
+    rootKeys: pkcs11RootKeys(token),
+    masterKeyInToken: settings.masterKey === true,
+    keyVault: () => pkcs11KeyVault(token),
+    healthy: () => token.healthy(),
+    close: () => token.close(),
+  };
 }

@@ -22,6 +22,7 @@ describe("MESHROOT_PKCS11_* settings", () => {
       token: "meshroot",
       pin: undefined,
       pinFile: "/run/pin",
+      masterKey: false,
     });
     for (const name of ["MESHROOT_PKCS11_MODULE", "MESHROOT_PKCS11_TOKEN", "MESHROOT_PKCS11_PIN", "MESHROOT_PKCS11_PIN_FILE"]) {
       expect(serverSettings().map((s) => s.name)).toContain(name);
@@ -37,6 +38,15 @@ describe("MESHROOT_PKCS11_* settings", () => {
     expect(both).toEqual(["MESHROOT_PKCS11_PIN: set MESHROOT_PKCS11_PIN or MESHROOT_PKCS11_PIN_FILE, not both"]);
     expect(problems({ MESHROOT_PKCS11_PIN: "secret-pin-1234" })[0]).toMatch(/^MESHROOT_PKCS11_MODULE: the MESHROOT_PKCS11_\* settings need MESHROOT_PKCS11_MODULE/);
     expect(JSON.stringify([...both, ...problems({ MESHROOT_PKCS11_PIN: "secret-pin-1234" })])).not.toContain("secret-pin-1234");
+  });
+
+  it("take the master key from the token only instead of MESHROOT_MASTER_KEY(_FILE), also in production", () => {
+    const hsm = { MESHROOT_PKCS11_MODULE: "/lib/p11.so", MESHROOT_PKCS11_TOKEN: "t", MESHROOT_PKCS11_PIN_FILE: "/run/pin" };
+    expect(parseConfig(hsm).pkcs11?.masterKey).toBe(false);
+    expect(parseConfig({ ...hsm, MESHROOT_PKCS11_MASTER_KEY: "true", MESHROOT_ENV: "production" }).pkcs11?.masterKey).toBe(true);
+    expect(problems({ ...hsm, MESHROOT_PKCS11_MASTER_KEY: "true", MESHROOT_MASTER_KEY_FILE: "/k" })[0]).toMatch(/^MESHROOT_PKCS11_MASTER_KEY: the master key is either in the HSM/);
+    expect(problems({ MESHROOT_PKCS11_MASTER_KEY: "true" })).toContain("MESHROOT_PKCS11_MASTER_KEY: a master key in the HSM needs MESHROOT_PKCS11_MODULE and the token settings");
+    expect(problems({ ...hsm, MESHROOT_ENV: "production" })[0]).toMatch(/^MESHROOT_MASTER_KEY_FILE: production needs an explicit master key/);
   });
 
   it("refuses at start a PIN file that cannot be read or is empty, naming it", () => {
