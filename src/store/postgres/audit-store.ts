@@ -18,19 +18,37 @@ const toAuditEvent = (r: AuditRow): AuditEvent => parseStoredEvent(r);
  * Call only in a transaction that holds the audit lock (PgDb.tx does by default), so that the
  * chain cannot fork; seq is the primary key as a backstop.
  */
-export type AuditAppender = (c: Sql, input: AuditInput) => Promise<AuditEvent>;
+export type AuditAppender = (c: Sql, input: AuditInput, cursor?: ChainCursor) => Promise<AuditEvent>;
 
-export const appendAudit: AuditAppender = async (c, input) => {
-  const { rows } = await c.query<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-  const prev = rows[0];
+/**
+ * The chain head as a transaction last wrote it: a batch of appends in one locked transaction
+ * reads the head once (`undefined`: not read yet; `null`: the trail is empty).
+ */
+export interface ChainCursor {
+  head: { seq: number; hash: string } | null | undefined;
+}
+
+export const appendAudit: AuditAppender = async (c, input, cursor) => {
+  let prev = cursor?.head;
+  if (prev === undefined) {
+    const { rows } = await c.query<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+    prev = rows[0] ?? null;
+  }
   // The event is hashed as it will read back: details round-trip through JSON.
   const details = JSON.parse(JSON.stringify(input.details)) as Record<string, unknown>;
   const partial = { ...input, details, seq: (prev?.seq ?? 0) + 1, prevHash: prev?.hash ?? GENESIS_HASH };
   const text = eventText(partial);
   const event: AuditEvent = { ...partial, hash: sha256Hex(text) };
-  await c.query("INSERT INTO audit_events (seq, event, hash, at) VALUES ($1, $2, $3, $4)", [event.seq, text, event.hash, input.at.getTime()]);
-  // Delivered to listeners only when this transaction commits.
-  await c.query("SELECT pg_notify($1, $2)", [CHANGE_CHANNEL, input.trustDomain ?? ""]);
+  // One round trip: the insert, and the notification (delivered to listeners only when this transaction commits).
+  await c.query("WITH e AS (INSERT INTO audit_events (seq, event, hash, at) VALUES ($1, $2, $3, $4) RETURNING seq) SELECT pg_notify($5, $6) FROM e", [
+    event.seq,
+    text,
+    event.hash,
+    input.at.getTime(),
+    CHANGE_CHANNEL,
+    input.trustDomain ?? "",
+  ]);
+  if (cursor) cursor.head = { seq: event.seq, hash: event.hash };
   return event;
 };
 

@@ -1,7 +1,7 @@
 import type { AuditInput } from "../../core/audit.js";
 import type { IntermediateRecord, IntermediateStore } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
-import { appendAudit } from "./audit-store.js";
+import { appendAudit, type ChainCursor } from "./audit-store.js";
 import { isUniqueViolation, toDate, type PgDb, type Sql } from "./pool.js";
 
 export interface IntermediateRow {
@@ -62,6 +62,9 @@ export const toIntermediate = (r: IntermediateRow): IntermediateRecord => ({
 export const INTERMEDIATE_SELECT = `SELECT i.*, (SELECT n.serial FROM intermediates n WHERE n.supersedes = i.serial) AS superseded_by
   FROM intermediates i`;
 
+/** How many issuances share one commit at most. */
+const GROUP_COMMIT_MAX = 64;
+
 async function one(c: Sql, sql: string, values: unknown[]): Promise<IntermediateRecord | undefined> {
   const row = (await c.query<IntermediateRow>(sql, values)).rows[0];
   return row && toIntermediate(row);
@@ -72,7 +75,7 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
   const q = db.sql;
   const byIdempotencyKey = (c: Sql, cluster: string, key: string) => one(c, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 AND i.idempotency_key = $2`, [cluster, key]);
 
-  const issue = async (c: Sql, rec: IntermediateRecord, audit: AuditInput) => {
+  const issue = async (c: Sql, rec: IntermediateRecord, audit: AuditInput, cursor?: ChainCursor) => {
     if (rec.idempotencyKey !== null) {
       const earlier = await byIdempotencyKey(c, rec.cluster, rec.idempotencyKey);
       if (earlier) return { record: earlier, created: false };
@@ -92,8 +95,49 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
         rec.supersedes, rec.revokedAt?.getTime() ?? null, rec.revocationReason, rec.idempotencyKey, rec.requestHash, rec.createdAt.getTime(),
         rec.subject ?? null, rec.keyId ?? null],
     );
-    await appendAudit(c, audit);
+    await appendAudit(c, audit, cursor);
     return { record: rec, created: true };
+  };
+
+  // Group commit: issuances that arrive while a batch commits share the next transaction, so one
+  // audit-lock acquisition and one commit (one WAL flush) serve them all; with every audited write
+  // serialised on that lock, this is what lets issuance scale past one commit at a time. Each item
+  // has its own savepoint, so one refusal does not undo the others; callers are answered after
+  // the commit.
+  type Pending = { rec: IntermediateRecord; audit: AuditInput; resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
+  const queue: Pending[] = [];
+  let flushing = false;
+  const conflict = (err: unknown, rec: IntermediateRecord) =>
+    isUniqueViolation(err) ? new DomainError("rotation_in_progress", `another issuance for cluster ${rec.cluster} is in progress; retry`) : err;
+  const flush = async () => {
+    flushing = true;
+    while (queue.length > 0) {
+      const items = queue.splice(0, GROUP_COMMIT_MAX);
+      let results: ({ ok: true; value: { record: IntermediateRecord; created: boolean } } | { ok: false; error: unknown })[];
+      try {
+        results = await db.tx(async (c) => {
+          const out: typeof results = [];
+          // The head is read once; an item rolled back to its savepoint never moved it (the audit insert is its last step).
+          const cursor: ChainCursor = { head: undefined };
+          await c.query("SAVEPOINT issue");
+          for (const [i, it] of items.entries()) {
+            try {
+              out.push({ ok: true, value: await issue(c, it.rec, it.audit, cursor) });
+              if (i < items.length - 1) await c.query("RELEASE SAVEPOINT issue; SAVEPOINT issue");
+            } catch (error) {
+              await c.query("ROLLBACK TO SAVEPOINT issue");
+              out.push({ ok: false, error });
+            }
+          }
+          return out;
+        });
+      } catch (error) {
+        for (const it of items) it.reject(error);
+        continue;
+      }
+      results.forEach((r, i) => (r.ok ? items[i]!.resolve(r.value) : items[i]!.reject(conflict(r.error, items[i]!.rec))));
+    }
+    flushing = false;
   };
 
   return {
@@ -122,13 +166,11 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
       const { rows } = await q.query<IntermediateRow>(`${INTERMEDIATE_SELECT} ${where} ORDER BY i.created_at DESC, i.serial DESC LIMIT ${bind(p.limit)}`, params);
       return rows.map(toIntermediate);
     },
-    async insertIntermediate(record, audit) {
-      try {
-        return await db.tx((c) => issue(c, record, audit));
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new DomainError("rotation_in_progress", `another issuance for cluster ${record.cluster} is in progress; retry`);
-        throw err;
-      }
+    insertIntermediate(record, audit) {
+      return new Promise((resolve, reject) => {
+        queue.push({ rec: record, audit, resolve, reject });
+        if (!flushing) void flush();
+      });
     },
     async activateIntermediate(serial, previous, audit) {
       const moved = () => new DomainError("rotation_in_progress", `intermediate ${serial} or its cluster's active one changed meanwhile; read them again`);
