@@ -13,6 +13,7 @@ import { parseConfig } from "../src/config.js";
 import { openRuntime } from "../src/runtime.js";
 import { crlSizeAfterRotation, FLEET_CLUSTERS, FLEET_INTERMEDIATES, observeFleet, seedFleet } from "./fleet.js";
 import { seedAudit, seedIntermediates } from "./seed.js";
+import { postgresFigures } from "./postgres.js";
 import { hsmFigures } from "./hsm.js";
 import { uiOverviewFigure } from "./ui-overview.js";
 
@@ -152,6 +153,7 @@ async function main() {
   if (only === undefined || only === "server") await serverFigures();
   if (only === undefined || only === "fleet") await fleetFigures();
   if (only === undefined || only === "scale") await scaleFigures();
+  if (only === undefined || only === "postgres") await postgresFigures({ cli: CLI, workDir, startServer, load, record, fmt, duration: DURATION });
   if (only === undefined || only === "hsm") await hsmFigures({ workDir, startServer, load, rate, record, fmt, duration: DURATION });
   report();
 }

@@ -82,8 +82,11 @@ async function createDb(adminUrl: string, name: string): Promise<string> {
   return url.toString();
 }
 
-/** Starts a PostgreSQL server for one test file (or uses MESHROOT_TEST_DATABASE_URL); throws when there is none. */
-export async function startPostgres(): Promise<PgServer> {
+/**
+ * Starts a PostgreSQL server for one test file (or uses MESHROOT_TEST_DATABASE_URL); throws when
+ * there is none. `durable` keeps fsync on (the bench measures what production pays).
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<PgServer> {
   if (EXTERNAL_URL) {
     return { adminUrl: EXTERNAL_URL, createDatabase: (name = dbName()) => createDb(EXTERNAL_URL, name), pause() {}, start() {}, async stop() {} };
   }
@@ -94,7 +97,8 @@ export async function startPostgres(): Promise<PgServer> {
   const port = await freePort();
   run(join(PG_BIN, "initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]);
   // Throwaway data: durability off for speed (a SIGKILL of meshroot never loses what PostgreSQL acknowledged).
-  const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB`;
+  const speed = options.durable ? "" : " -c fsync=off -c full_page_writes=off";
+  const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir}${speed} -c max_connections=200 -c shared_buffers=128MB`;
   const start = () => run(join(PG_BIN, "pg_ctl"), ["-D", data, "-o", opts, "-l", join(dir, "log"), "-w", "-t", "30", "start"]);
   const pause = () => run(join(PG_BIN, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"], { allowFail: true });
   start();
