@@ -205,18 +205,20 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
         `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
       );
     }
-    const [roots, rotation, active, domain] = await Promise.all([
+    const [roots, rotation, active, domain, latest] = await Promise.all([
       store.listRoots(cluster.trustDomain),
       store.latestRootRotation(cluster.trustDomain),
       store.getActiveIntermediate(clusterName),
       store.getTrustDomain(cluster.trustDomain),
+      store.getLatestIntermediate(clusterName),
     ]);
     // Where clusters load ca-crl.pem, a rotation is staged (staged-rotation.ts); a first issuance,
     // a revoked cluster's re-issue and a root rotation's own steps are not.
     const staged = !preparedUnder && domain?.caCrl === true && active !== undefined && !openRotation(rotation);
-    if (staged) {
-      const waiting = await pendingPrepared(clusterName, csr?.spki);
-      if (waiting) return { record: waiting, created: false };
+    // A staged rotation's prepared intermediate waits (its CRL is already out): asked for again,
+    // even once the active one was revoked, it is the answer, never a second one beside it.
+    if (!preparedUnder && latest?.status === "prepared" && !openRotation(rotation)) {
+      return { record: samePrepared(latest, csr?.spki), created: false };
     }
     if (!preparedUnder) await checkRate(clusterName, clock.now());
     // During a root rotation the phase (and whether this cluster switched) says which root signs.
@@ -224,7 +226,7 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
     if (!rootRecord) throw new DomainError("root_expired", `trust domain ${cluster.trustDomain} has no active root`);
     const now = clock.now();
     const dates = validityWindow(cluster.policy, now, rootRecord.notAfter);
-    const [root, latest] = await Promise.all([issuers.root(rootRecord), store.getLatestIntermediate(clusterName)]);
+    const root = await issuers.root(rootRecord);
     const generation = (latest?.generation ?? 0) + 1;
 
     const escrowed = csr ? undefined : await generateKeyPairDer(cluster.policy.keyAlgorithm);
@@ -292,12 +294,11 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
   }
 
   /**
-   * The cluster's prepared intermediate of a staged rotation, when one waits: asked for again
-   * (escrowed, or a CSR for the same key) it is that one; another key is refused.
+   * A cluster's waiting prepared intermediate (a staged rotation's), asked for again: escrowed, or
+   * a CSR for the same key, it is that one; another key is refused.
    */
-  async function pendingPrepared(clusterName: string, csrSpki: Uint8Array | undefined): Promise<IntermediateRecord | undefined> {
-    const latest = await store.getLatestIntermediate(clusterName);
-    if (latest?.status !== "prepared") return undefined;
+  function samePrepared(latest: IntermediateRecord, csrSpki: Uint8Array | undefined): IntermediateRecord {
+    const clusterName = latest.cluster;
     const same = csrSpki ? latest.custody === "external" && latest.keyId === keyIdentifier(csrSpki) : latest.custody === "escrowed";
     if (!same) {
       throw new DomainError(

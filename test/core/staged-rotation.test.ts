@@ -162,6 +162,17 @@ describe("staged intermediate rotation", () => {
     expect([during.record.status, during.files !== undefined]).toEqual(["active", true]);
   });
 
+  it("answers with the waiting intermediate even once the active one was revoked: never a second one beside it", async () => {
+    const t = await mesh();
+    const { record } = await t.core.issuance.issue("west", {}, TEST_CTX);
+    const active = (await t.core.issuance.activeFiles("west", TEST_CTX)).record;
+    await t.core.revocation.revoke(active.serial, "keyCompromise", TEST_CTX);
+    const again = await t.core.issuance.issue("west", {}, TEST_CTX);
+    expect([again.record.serial, again.created]).toEqual([record.serial, false]);
+    await t.core.staging.activate("west", record.serial, { force: true, reason: "replace the revoked one now" }, TEST_CTX);
+    expect((await t.core.issuance.list("west", { limit: 5 })).map((i) => `${i.generation}:${i.status}`)).toEqual(["2:active", "1:revoked"]);
+  });
+
   it("lets exactly one of two concurrent activations win", async () => {
     const t = await mesh();
     const { record } = await t.core.issuance.issue("east", {}, TEST_CTX);
