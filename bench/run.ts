@@ -17,6 +17,8 @@ import { postgresFigures } from "./postgres.js";
 import { hsmFigures } from "./hsm.js";
 import { uiOverviewFigure } from "./ui-overview.js";
 
+import { cfsslCsrRun } from "./cfssl.js";
+
 import { rotationRunFigures } from "./rotation-run.js";
 // `npm run bench`: starts the real `meshroot serve` with production settings, drives it over
 // keep-alive HTTP from this process, and prints each figure beside a baseline from the same run.
@@ -207,6 +209,18 @@ async function serverFigures() {
     baseline: `raw P-256 signs ${fmt(rawSign)}/s`,
     ratio: `${fmt((csrRun.rps / rawSign) * 100, 1)}% of raw signing`,
     pass: csrRun.rps >= 2000 && clean(csrRun),
+  // The same CSR issuance by a Go CA with a durable database, in the same run.
+  const peer = await cfsslCsrRun(a.dir, csr.toString("pem"), DURATION, load);
+  record({
+    figure: "peer: cfssl serve with its SQLite certdb (WAL), CSR signing ecdsa-p256, 16 clients",
+    value: peer
+      ? `${fmt(peer.rps)}/s (p50 ${peer.p50} ms, p99 ${peer.p99} ms; ${fmt(peer.certificates)} certificates committed)${failures(peer)}`
+      : "not measured: cfssl is not installed (apt-get install golang-cfssl)",
+    target: "meshroot ≥ 1.0× cfssl",
+    baseline: peer ? `cfssl ${peer.version}` : "—",
+    ratio: peer ? `meshroot ${fmt(csrRun.rps / peer.rps, 2)}×` : "—",
+    pass: peer ? csrRun.rps >= peer.rps : null,
+  });
   });
   const rawKeygen = await rate(() => crypto.subtle.generateKey(keyGenParams("ecdsa-p256"), true, ["sign", "verify"]), 3000);
   const escrowRun = await load(server.url, token, { connections: 16, duration: DURATION, method: "POST", paths: (i) => `/v1/clusters/c${(i + 1777) % CLUSTERS}/intermediates`, body: "{}" });
