@@ -55,6 +55,35 @@ export async function insertCrlRow(c: Sql, crl: CrlRecord): Promise<void> {
 export function postgresCrlStore(db: PgDb): CrlStore {
   const q = db.sql;
   return {
+    async latestCrls(issuerSerials) {
+      const out = new Map<string, CrlRecord>();
+      if (issuerSerials.length === 0) return out;
+      const { rows } = await q.query<CrlRow>("SELECT DISTINCT ON (issuer_serial) * FROM crls WHERE issuer_serial = ANY($1::text[]) ORDER BY issuer_serial, seq DESC", [
+        [...issuerSerials],
+      ]);
+      for (const r of rows) out.set(r.issuer_serial, toCrl(r));
+      return out;
+    },
+    async insertCrls(crls) {
+      if (crls.length === 0) return [];
+      // Unaudited: no audit lock. A seq another writer took first is skipped, not an error.
+      return db.tx(
+        async (c) => {
+          const inserted: CrlRecord[] = [];
+          for (const crl of crls) {
+            const r = await c.query(
+              `INSERT INTO crls (issuer_serial, issuer_kind, trust_domain, seq, crl_number, this_update, next_update, entries, der, uploaded, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (issuer_serial, seq) DO NOTHING`,
+              [crl.issuerSerial, crl.issuerKind, crl.trustDomain, crl.seq, crl.crlNumber, crl.thisUpdate.getTime(), crl.nextUpdate.getTime(), crl.entries,
+                Buffer.from(crl.der), crl.uploaded, crl.createdAt.getTime()],
+            );
+            if (r.rowCount === 1) inserted.push(crl);
+          }
+          return inserted;
+        },
+        { lock: false },
+      );
+    },
     async getLatestCrl(issuerSerial) {
       const row = (await q.query<CrlRow>("SELECT * FROM crls WHERE issuer_serial = $1 ORDER BY seq DESC LIMIT 1", [issuerSerial])).rows[0];
       return row && toCrl(row);
