@@ -66,7 +66,8 @@ export function postgresCrlStore(db: PgDb): CrlStore {
     },
     async insertCrls(crls) {
       if (crls.length === 0) return [];
-      // Unaudited: no audit lock. A seq another writer took first is skipped, not an error.
+      // A seq another writer took first is skipped, not an error. The audit lock (though nothing is
+      // audited) keeps this from waiting on a locked writer's CRL while holding one it waits for.
       return db.tx(
         async (c) => {
           const inserted: CrlRecord[] = [];
@@ -81,7 +82,6 @@ export function postgresCrlStore(db: PgDb): CrlStore {
           }
           return inserted;
         },
-        { lock: false },
       );
     },
     async getLatestCrl(issuerSerial) {
