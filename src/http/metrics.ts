@@ -67,6 +67,12 @@ export function createMetrics() {
         registers: [registry],
       });
       const rotationSince = new Gauge({ name: "meshroot_root_rotation_phase_since_timestamp_seconds", help: "When the root rotation in progress entered its phase", labelNames: ["trust_domain"], registers: [registry] });
+      const prepared = new Gauge({
+        name: "meshroot_intermediate_prepared_timestamp_seconds",
+        help: "When each staged rotation's prepared intermediate was prepared (waiting for its peers to load its CRL); absent when none waits",
+        labelNames: ["cluster", "trust_domain", "serial"],
+        registers: [registry],
+      });
       const seconds = (d: Date) => d.getTime() / 1000;
       const pemBytes = (der: Uint8Array) => toPem(der, "X509 CRL").length;
 
@@ -79,8 +85,13 @@ export function createMetrics() {
           rotationPhase.set({ trust_domain: trustDomain, phase: open.phase }, 1);
           rotationSince.set({ trust_domain: trustDomain }, seconds(open.history.at(-1)!.at));
         }
+        const live = await store.listLiveIntermediates(trustDomain, now);
+        // A staged rotation's prepared intermediate (not a root rotation's: that one has its phase gauge).
+        for (const rec of live) {
+          if (rec.status === "prepared" && rec.rootSerial !== open?.newRoot) prepared.set({ cluster: rec.cluster, trust_domain: trustDomain, serial: rec.serial }, seconds(rec.createdAt));
+        }
         // The issuers caCrlBundle puts in ca-crl.pem (ca-crl-issuers.ts).
-        const issuers = caCrlIssuers(roots, rotation, await store.listLiveIntermediates(trustDomain, now), now, workloadCertTtlMs);
+        const issuers = caCrlIssuers(roots, rotation, live, now, workloadCertTtlMs);
         for (const r of issuers.roots) {
           const crl = await store.getLatestCrl(r.serial);
           if (crl) bytes += pemBytes(crl.der);
@@ -97,7 +108,7 @@ export function createMetrics() {
       const headInfo = new Gauge({ name: "meshroot_audit_head_info", help: "The audit chain head's hash (label; value 1)", labelNames: ["seq", "hash"], registers: [registry] });
 
       refreshFleet = async () => {
-        for (const g of [notAfter, rotateAfter, rootNotAfter, crlAge, crlNext, crlBytes, crlMissing, rotationPhase, rotationSince]) g.reset();
+        for (const g of [notAfter, rotateAfter, rootNotAfter, crlAge, crlNext, crlBytes, crlMissing, rotationPhase, rotationSince, prepared]) g.reset();
         const head = (await store.auditHead()) ?? { seq: 0, hash: "0".repeat(64) };
         headSeq.set(head.seq);
         headInfo.reset();

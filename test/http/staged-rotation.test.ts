@@ -49,11 +49,14 @@ describe("staged rotation routes", () => {
     expect((await call(t, "POST", `/v1/clusters/east/intermediates/${serial}/activate`, { force: true, reason: "x" }, provisioner)).status).toBe(403);
     expect((await call(t, "POST", `/v1/clusters/east/intermediates/${serial}/activate`, { force: true })).body.code).toBe("validation_failed");
 
+    const waiting = (await t.app.inject({ url: "/metrics" })).body;
+    expect(waiting).toMatch(new RegExp(`meshroot_intermediate_prepared_timestamp_seconds\\{cluster="east",trust_domain="cluster.local",serial="${serial}"\\} \\d+`));
     await observeRefreshed(t, "west");
     const activated = await call(t, "POST", `/v1/clusters/east/intermediates/${serial}/activate`, {}, provisioner);
     expect(activated.status, JSON.stringify(activated.body)).toBe(200);
     expect(activated.body).toMatchObject({ intermediate: { serial, status: "active" }, cacerts: { "ca-key.pem": expect.stringContaining("PRIVATE KEY") } });
     expect((await call(t, "POST", `/v1/clusters/east/intermediates/${serial}/activate`, {}, provisioner)).body.code).toBe("not_prepared");
+    expect((await t.app.inject({ url: "/metrics" })).body).not.toContain("meshroot_intermediate_prepared_timestamp_seconds{");
     expect((await call(t, "POST", `/v1/clusters/east/intermediates/00ff/activate`, {}, provisioner)).body.code).toBe("certificate_not_found");
   });
 
