@@ -127,7 +127,8 @@ async function openPostgresRuntime(
   clock: Clock,
 ): Promise<Runtime> {
   const ca = database.caFile ? readFileSync(database.caFile, "utf8") : undefined;
-  const pg = await openPostgres(database.url, { max: database.poolSize, ca }, () => clock.now().getTime());
+  // A query gives up after 20 s: within the 30 s a request may take, a database cut off mid-query is a failed request, not a hung one.
+  const pg = await openPostgres(database.url, { max: database.poolSize, ca, queryTimeoutMs: 20_000 }, () => clock.now().getTime());
   let hsm: ReturnType<typeof openConfiguredHsm>;
   try {
     // A fresh database takes the development key (generated once, in this data directory); one with a check record needs its own.

@@ -38,14 +38,17 @@ export function describeUrl(url: string): string {
  * reached or a migration fails), then pings every second for readiness.
  */
 export async function openPostgres(url: string, options: PgOptions, now: () => number = Date.now): Promise<OpenedPostgres> {
-  const db = openPg(url, options);
   const migrations = loadPostgresMigrations();
+  // Migrations on a connection of their own, without the query time limit (one may take minutes on a large database).
+  const migrator = openPg(url, { ...options, max: 1, queryTimeoutMs: undefined });
   try {
-    await migratePostgres(db, migrations, now);
+    await migratePostgres(migrator, migrations, now);
   } catch (err) {
-    await db.close();
     throw new Error(`cannot open ${describeUrl(url)}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await migrator.close();
   }
+  const db = openPg(url, options);
   let health = { database: true, migrations: true };
   let pinging = false;
   const ping = async () => {

@@ -25,6 +25,8 @@ export interface PgOptions {
   schema?: string | undefined;
   /** How long to wait for a connection before failing (default 5 s): a lost database fails requests, never hangs them. */
   connectionTimeoutMs?: number;
+  /** How long one query may take before the client gives up on it (default: no limit): a database cut off mid-query fails the request instead of hanging it. */
+  queryTimeoutMs?: number;
 }
 
 export interface PgDb {
@@ -54,6 +56,9 @@ export function clientConfig(url: string, options: PgOptions = {}): pg.ClientCon
     ...(options.ca ? { ssl: { ca: options.ca, rejectUnauthorized: true } } : {}),
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
+    // A peer that vanished without closing (a partition, a failed-over host) is noticed.
+    keepAlive: true,
     application_name: "meshroot",
   };
 }
