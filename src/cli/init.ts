@@ -14,8 +14,8 @@ import { stderrNotice } from "./notice.js";
 export async function initCommand(): Promise<void> {
   const config = parseConfig();
   for (const warning of unknownSettings()) stderrNotice("info", `warning: ${warning}`);
-  if (!config.masterKey && !config.masterKeyFile) {
-    throw new DomainError("config_invalid", "init needs an explicit master key: set MESHROOT_MASTER_KEY_FILE (or MESHROOT_MASTER_KEY)");
+  if (!config.masterKey && !config.masterKeyFile && !config.pkcs11?.masterKey) {
+    throw new DomainError("config_invalid", "init needs an explicit master key: set MESHROOT_MASTER_KEY_FILE (or MESHROOT_MASTER_KEY), or keep it in the HSM with MESHROOT_PKCS11_MASTER_KEY=true");
   }
   const dbPath = join(config.dataDir, DB_FILE);
   const fresh = !existsSync(dbPath);

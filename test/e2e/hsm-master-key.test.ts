@@ -68,6 +68,21 @@ describe.skipIf(skipSofthsm)("the master key in an HSM, end to end (SoftHSM2)", 
     expect((await client(server.url, ADMIN)("GET", "/v1/clusters/east/cacerts")).status).toBe(200);
   });
 
+  it("initialises a production data directory with the master key in the token, and serves it", async () => {
+    const prodDir = join(tempDir("meshroot-hsm-mk-prod-"), "data");
+    const prod = { ...env, MESHROOT_ENV: "production", MESHROOT_DATA_DIR: prodDir };
+    const init = spawnSync(process.execPath, [CLI, "init"], { env: { PATH: process.env.PATH, ...prod }, encoding: "utf8" });
+    expect(init.status, init.stderr).toBe(0);
+    expect(init.stderr).toContain(`initialised ${prodDir}`);
+    expect(readdirSync(prodDir).filter((f) => f.includes("key") || f.includes("token"))).toEqual([]);
+    const prodServer = await startServer(prod);
+    try {
+      expect((await client(prodServer.url, ADMIN)("POST", "/v1/trust-domains", { name: "prod.example.com", root: { keyStorage: "pkcs11" } })).status).toBe(201);
+    } finally {
+      await prodServer.stop();
+    }
+  });
+
   it("refuses to open the data directory with a software master key instead", () => {
     const keyFile = join(tempDir(), "master.key");
     writeFileSync(keyFile, `${Buffer.alloc(32, 7).toString("base64")}\n`, { mode: 0o600 });
