@@ -28,6 +28,8 @@ export function rootView(r: RootRecord) {
     status: r.status,
     imported: r.imported,
     keyAlgorithm: r.keyAlgorithm,
+    // Where the key is, from its reference's scheme (never the reference itself: it names the token).
+    keyStorage: r.keyRef.startsWith("pkcs11:") ? ("pkcs11" as const) : ("software" as const),
     subject: subjectOf(r.serial, r.certPem),
     notBefore: iso(r.notBefore),
     notAfter: iso(r.notAfter),

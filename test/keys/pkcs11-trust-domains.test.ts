@@ -59,7 +59,7 @@ describe("without an HSM configured", () => {
     expect([imp.status, imp.body.code]).toEqual([409, "pkcs11_not_configured"]);
     expect(rowCounts(db)).toEqual(before);
     const software = await call("POST", "/v1/trust-domains", { name: "mesh.example.com", root: { keyStorage: "software" } });
-    expect(software.status).toBe(201);
+    expect([software.status, software.body.roots[0].keyStorage]).toEqual([201, "software"]);
     await app.close();
   });
 
@@ -105,6 +105,8 @@ describe.skipIf(skipSofthsm)("with a SoftHSM2 token", () => {
     const td = await t.call("POST", "/v1/trust-domains", { name: "hsm.example.com", root: { keyStorage: "pkcs11", keyAlgorithm: "ecdsa-p384" } });
     expect(td.status, JSON.stringify(td.body)).toBe(201);
     const root = td.body.roots[0];
+    expect(root.keyStorage).toBe("pkcs11");
+    expect(JSON.stringify(td.body)).not.toContain("pkcs11:");
     expect(keyRefOf("hsm.example.com")).toEqual([`pkcs11:token=meshroot-td;id=${root.serial.match(/../g).map((b: string) => `%${b}`).join("")};object=meshroot-root-${root.serial};type=private`]);
     expect((await t.call("POST", "/v1/clusters", { name: "east", trustDomain: "hsm.example.com" })).status).toBe(201);
     const issued = await t.call("POST", "/v1/clusters/east/intermediates", {});

@@ -68,6 +68,7 @@ export const Root = z.object({
   status: z.enum(["prepared", "active", "retiring", "retired", "revoked"]).describe("prepared: a root rotation's new root, not yet trusted; retired/revoked: replaced by a root rotation"),
   imported: z.boolean(),
   keyAlgorithm: KeyAlgorithmSchema,
+  keyStorage: z.enum(["software", "pkcs11"]).describe("software: sealed under the master key in the database; pkcs11: in the HSM, never extractable"),
   subject: z.string(),
   notBefore: Timestamp,
   notAfter: Timestamp,
