@@ -80,12 +80,21 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
       const earlier = await byIdempotencyKey(c, rec.cluster, rec.idempotencyKey);
       if (earlier) return { record: earlier, created: false };
     }
-    const { g } = (await c.query<{ g: number | null }>("SELECT MAX(generation) AS g FROM intermediates WHERE cluster = $1", [rec.cluster])).rows[0]!;
-    if ((g ?? 0) !== rec.generation - 1) {
-      throw new DomainError("rotation_in_progress", `another issuance for cluster ${rec.cluster} committed generation ${g} first; retry to issue the next one`);
+    // The generation check and the supersession in one round trip (the audit lock is held): the
+    // active one is superseded only if the cluster's newest generation is still the one the record
+    // follows. A prepared intermediate (root rotation) waits beside the active one; an active one replaces it.
+    // The insert is a statement of its own, so that the one-active index sees the supersession.
+    const { g } = (
+      await c.query<{ g: number }>(
+        `WITH prev AS (SELECT COALESCE(MAX(generation), 0) AS g FROM intermediates WHERE cluster = $1),
+         sup AS (UPDATE intermediates SET status = 'superseded' WHERE cluster = $1 AND status = 'active' AND $3 AND (SELECT g FROM prev) = $2 - 1 RETURNING 1)
+         SELECT g FROM prev, (SELECT COUNT(*) FROM sup) s`,
+        [rec.cluster, rec.generation, rec.status === "active"],
+      )
+    ).rows[0]!;
+    if (g !== rec.generation - 1) {
+      throw new DomainError("rotation_in_progress", `another issuance for cluster ${rec.cluster} committed generation ${g || null} first; retry to issue the next one`);
     }
-    // A prepared intermediate (root rotation) waits beside the active one; an active one replaces it.
-    if (rec.status === "active") await c.query("UPDATE intermediates SET status = 'superseded' WHERE cluster = $1 AND status = 'active'", [rec.cluster]);
     await c.query(
       `INSERT INTO intermediates (serial, cluster, trust_domain, root_serial, generation, status, custody, key_algorithm, cert_pem, sealed_key,
          fingerprint_sha256, not_before, not_after, rotate_after, supersedes, revoked_at, revocation_reason, idempotency_key, request_hash, created_at, subject, key_id)
