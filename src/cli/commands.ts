@@ -10,7 +10,7 @@ import { withDualModeOptions } from "./mode.js";
 import { integer, label } from "./output.js";
 import { rotateCommand } from "./rotate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./token.js";
-import { trustDomainCreateCommand, trustDomainListCommand, trustDomainShowCommand } from "./trust-domains.js";
+import { trustDomainCreateCommand, trustDomainListCommand, trustDomainShowCommand, trustDomainUpdateCommand } from "./trust-domains.js";
 
 // The commands of meshroot's --help besides serve, init, backup and observe (main.ts).
 
@@ -93,9 +93,19 @@ export function registerClientCommands(program: Command): void {
       .addOption(keyAlgorithm())
       .option("--validity-days <days>", "root validity in days (server default 3650)", integer(1, 36_500))
       .option("--organization <O>", "O= of the root and its intermediates (server default meshroot)")
+      .option("--key-storage <where>", "software (default: sealed under the master key) or pkcs11 (generated inside the HSM; needs the server's MESHROOT_PKCS11_* settings)")
+      .option("--ca-crl", "its clusters load ca-crl.pem: stage rotations so that no peer breaks (README: Rotation that never breaks a peer)")
       .option("--import-cert <file>", "PEM certificate of an existing root to import")
-      .option("--import-key <file>", "its unencrypted PEM private key"),
+      .option("--import-key <file>", "its unencrypted PEM private key")
+      .option("--import-key-uri <uri>", "or its key already in the HSM: a pkcs11: URI (RFC 7512)"),
   ).action((opts) => trustDomainCreateCommand(opts));
+  withClientOptions(
+    td
+      .command("update")
+      .description("change a trust domain's settings")
+      .argument("<name>")
+      .option("--ca-crl <true|false>", "its clusters load ca-crl.pem: stage rotations (true) or rotate in one step (false)"),
+  ).action((name: string, opts) => trustDomainUpdateCommand(name, opts));
   withClientOptions(td.command("list").description("list trust domains with their active root")).action((opts) => trustDomainListCommand(opts));
   withClientOptions(td.command("show").description("a trust domain and its roots").argument("<name>")).action((name: string, opts) => trustDomainShowCommand(name, opts));
 

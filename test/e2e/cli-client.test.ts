@@ -61,7 +61,10 @@ describe("meshroot client mode (against a real server, from another directory)",
     expect(ok(["trust-domain", "create", "--name", "mesh.example.com", "--organization", "Example Corp"]).stdout).toMatch(/^created trust domain mesh\.example\.com\n/);
     expect(ok(["trust-domain", "list"]).stdout).toMatch(/^NAME +ORGANIZATION .*\nmesh\.example\.com +Example Corp +1 /);
     const td = json(["trust-domain", "show", "mesh.example.com"]);
-    expect(td).toMatchObject({ name: "mesh.example.com", organization: "Example Corp", roots: [{ generation: 1, status: "active" }] });
+    expect(td).toMatchObject({ name: "mesh.example.com", organization: "Example Corp", caCrl: false, roots: [{ generation: 1, status: "active", keyStorage: "software" }] });
+    expect(ok(["trust-domain", "update", "mesh.example.com", "--ca-crl", "true"]).stdout).toMatch(/staged rotation \(caCrl\): +yes/);
+    ok(["trust-domain", "update", "mesh.example.com", "--ca-crl", "false"]);
+    expect(json(["trust-domain", "create", "--name", "staged.example.com", "--ca-crl"])).toMatchObject({ caCrl: true });
     ok(["cluster", "create", "east", "--trust-domain", "mesh.example.com", "--label", "env=prod", "--label", "region=eu", "--validity-days", "90"]);
     expect(json(["cluster", "create", "west", "--trust-domain", "mesh.example.com"])).toMatchObject({ name: "west", status: "pending", activeIntermediate: null });
     expect(json(["cluster", "show", "east"])).toMatchObject({ labels: { env: "prod", region: "eu" }, policy: { validityDays: 90 } });
@@ -151,7 +154,11 @@ describe("meshroot client mode (against a real server, from another directory)",
     expect(missing.stderr).toMatch(/nowhere\.example\.com/);
     expect(run(["revoke", "00ff", "--reason", "bored"]).code).toBe(2);
     expect(run(["cluster", "create", "x", "--trust-domain", "mesh.example.com", "--label", "novalue"]).code).toBe(2);
-    expect(run(["trust-domain", "create", "--name", "a.example.com", "--import-cert", "c.pem"]).stderr).toMatch(/needs both --import-cert FILE and --import-key FILE/);
+    expect(run(["trust-domain", "create", "--name", "a.example.com", "--import-cert", "c.pem"]).stderr).toMatch(/needs --import-cert FILE and its key: --import-key FILE, or --import-key-uri pkcs11:/);
+    expect(run(["trust-domain", "create", "--name", "a.example.com", "--import-cert", "c.pem", "--import-key", "k.pem", "--import-key-uri", "pkcs11:id=%01"]).code).toBe(2);
+    expect(run(["trust-domain", "update", "mesh.example.com", "--ca-crl", "maybe"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--ca-crl takes true or false/) });
+    // Without MESHROOT_PKCS11_* on the server, an HSM root is refused with the server's reason.
+    expect(run(["trust-domain", "create", "--name", "hsm.example.com", "--key-storage", "pkcs11"])).toMatchObject({ code: 1, stderr: expect.stringMatching(/pkcs11_not_configured/) });
     expect(run(["trust-domain", "list"], { MESHROOT_TOKEN_FILE: env.MESHROOT_TOKEN_FILE! })).toMatchObject({ code: 2, stderr: expect.stringMatching(/MESHROOT_URL is not set/) });
     // A dual-mode command: client flags without a server, and --offline with them, are usage errors.
     expect(run(["audit", "verify", "--token-file", env.MESHROOT_TOKEN_FILE!], {})).toMatchObject({ code: 2, stderr: expect.stringMatching(/client-mode flag: set MESHROOT_URL or --url/) });
