@@ -36,12 +36,15 @@ const routes: RouteCase[] = [
   { method: "GET", path: "/v1/trust-domains", access: "any", ok: 200, url: () => "/v1/trust-domains" },
   { method: "GET", path: "/v1/trust-domains/{name}", access: "any", ok: 200, url: () => "/v1/trust-domains/cluster.local" },
   { method: "GET", path: "/v1/trust-domains/{name}/bundle", access: "public", ok: 200, url: () => "/v1/trust-domains/cluster.local/bundle" },
+  { method: "PATCH", path: "/v1/trust-domains/{name}", access: "admin", ok: 200, url: () => "/v1/trust-domains/cluster.local", body: () => ({ caCrl: false }) },
   { method: "POST", path: "/v1/clusters", access: "provisioner", ok: 201, url: () => "/v1/clusters", body: () => ({ name: `prod-n${next()}`, trustDomain: "cluster.local" }) },
   { method: "GET", path: "/v1/clusters", access: "any", ok: 200, url: () => "/v1/clusters" },
   { method: "GET", path: "/v1/clusters/{name}", access: "any", ok: 200, url: () => "/v1/clusters/prod-a" },
   { method: "PATCH", path: "/v1/clusters/{name}", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a", body: () => ({ labels: { n: String(next()) } }) },
   { method: "POST", path: "/v1/clusters/{name}/intermediates", access: "provisioner", ok: 201, url: () => "/v1/clusters/prod-a/intermediates", body: () => ({}) },
   { method: "GET", path: "/v1/clusters/{name}/intermediates", access: "any", ok: 200, url: () => "/v1/clusters/prod-a/intermediates" },
+  // A staged rotation's prepared intermediate whose peers never reported: a caller allowed through reaches the gate (409).
+  { method: "POST", path: "/v1/clusters/{name}/intermediates/{serial}/activate", access: "provisioner", ok: 409, url: async () => `/v1/clusters/prod-s/intermediates/${await staged()}/activate`, body: () => ({}) },
   { method: "PUT", path: "/v1/clusters/{name}/observation", access: "provisioner", ok: 200, url: () => "/v1/clusters/prod-a/observation", body: () => ({ rootCertPem: bundlePem }) },
   { method: "GET", path: "/v1/fleet", access: "any", ok: 200, url: () => "/v1/fleet" },
   { method: "GET", path: "/v1/clusters/{name}/observation", access: "any", ok: 200, url: () => "/v1/clusters/prod-a/observation" },
@@ -149,6 +152,19 @@ async function rotating(phase?: "prepared" | "sign-new", external = false): Prom
 }
 
 const clusterOf = (trustDomain: string) => `c-${trustDomain.split(".")[0]}`;
+
+let stagedSerial: string | undefined;
+/** prod-s's prepared intermediate, staged while cluster.local had caCrl (its peers never reported: the lead time holds it back). */
+async function staged(): Promise<string> {
+  if (stagedSerial) return stagedSerial;
+  await t.core.trustDomains.update("cluster.local", { caCrl: true }, TEST_CTX);
+  await t.core.clusters.register({ name: "prod-s", trustDomain: "cluster.local" }, TEST_CTX);
+  await t.core.issuance.issue("prod-s", {}, TEST_CTX);
+  const prepared = await t.core.issuance.issue("prod-s", {}, TEST_CTX);
+  await t.core.trustDomains.update("cluster.local", { caCrl: false }, TEST_CTX);
+  expect(prepared.record.status).toBe("prepared");
+  return (stagedSerial = prepared.record.serial);
+}
 
 async function advanceTo(name: string, phase: "prepared" | "sign-new", external: boolean): Promise<string> {
   await t.core.issuance.issue(clusterOf(name), external ? { csrPem: (await makeCsr()).pem } : {}, TEST_CTX);
