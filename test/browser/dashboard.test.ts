@@ -146,6 +146,8 @@ describe.skipIf(skipBrowser)("the dashboard at /ui, in headless chromium", () =>
     await page.goto(`${server.url}/ui/#/trust-domains/${TD}`);
     await page.waitForSelector("#crl .badge");
     await page.locator("#root-rotation", { hasText: "never rotated its root" }).waitFor();
+    expect(await page.locator("p.lede").textContent()).toContain("Rotations take one step");
+    expect(await page.locator("#roots table").textContent()).toContain("sealed in the database");
     await shot("5-trust-domain");
     await page.goto(`${server.url}/ui/#/trust-domains/other.example`);
     await page.waitForSelector("#root-rotation ol.phases li.current");

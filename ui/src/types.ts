@@ -81,6 +81,8 @@ export interface Root {
   status: "prepared" | "active" | "retiring" | "retired" | "revoked";
   imported: boolean;
   keyAlgorithm: string;
+  /** software: sealed under the master key; pkcs11: in the HSM. */
+  keyStorage: "software" | "pkcs11";
   subject: string;
   notBefore: string;
   notAfter: string;
@@ -90,6 +92,8 @@ export interface Root {
 export interface TrustDomain {
   name: string;
   organization: string;
+  /** Its clusters load ca-crl.pem: rotations are staged. */
+  caCrl: boolean;
   createdAt: string;
   roots: Root[];
 }

@@ -18,7 +18,10 @@ export function TrustDomainPage({ name, now }: { name: string; now: number }) {
     <>
       <h1>Trust domain {d.name}</h1>
       <p class="lede">
-        Organization {d.organization}; created {stamp(d.createdAt)}. Trust bundle: <a href={`/v1/trust-domains/${enc(d.name)}/bundle`}>root-cert.pem</a>.
+        Organization {d.organization}; created {stamp(d.createdAt)}. Trust bundle: <a href={`/v1/trust-domains/${enc(d.name)}/bundle`}>root-cert.pem</a>.{" "}
+        {d.caCrl
+          ? "Its clusters load ca-crl.pem: rotations are staged (a new intermediate goes in service once every peer loaded its CRL)."
+          : "Rotations take one step (its clusters are not declared to load ca-crl.pem)."}
       </p>
       <Section title="Roots" id="roots">
         <Timeline
@@ -48,7 +51,10 @@ export function TrustDomainPage({ name, now }: { name: string; now: number }) {
                   {r.imported ? <div class="sub">imported</div> : null}
                 </td>
                 <td>{r.subject}</td>
-                <td>{r.keyAlgorithm}</td>
+                <td>
+                  {r.keyAlgorithm}
+                  <div class="sub">{r.keyStorage === "pkcs11" ? "in the HSM" : "sealed in the database"}</div>
+                </td>
                 <td>{day(r.notBefore)}</td>
                 <td>
                   {day(r.notAfter)} <span class="muted">({relative(r.notAfter, now)})</span>
