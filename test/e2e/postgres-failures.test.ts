@@ -124,6 +124,11 @@ describe.skipIf(skipPostgres)("replica and database failures on PostgreSQL", () 
       }
     }
     const during = acknowledged.size;
+    // The background jobs have a leader again (the old one's session ended with the server).
+    for (let i = 0; (await leaders(url)).length !== 1; i++) {
+      expect(i, "one leader within 6 s of the database's return").toBeLessThan(30);
+      await sleep(200);
+    }
     await sleep(1500);
     stop = true;
     await Promise.all(workers);
