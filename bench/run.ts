@@ -13,13 +13,12 @@ import { parseConfig } from "../src/config.js";
 import { openRuntime } from "../src/runtime.js";
 import { crlSizeAfterRotation, FLEET_CLUSTERS, FLEET_INTERMEDIATES, observeFleet, seedFleet } from "./fleet.js";
 import { seedAudit, seedIntermediates } from "./seed.js";
-import { postgresFigures } from "./postgres.js";
 import { hsmFigures } from "./hsm.js";
+import { postgresFigures } from "./postgres.js";
 import { uiOverviewFigure } from "./ui-overview.js";
-
+import { rotationRunFigures } from "./rotation-run.js";
 import { cfsslCsrRun } from "./cfssl.js";
 
-import { rotationRunFigures } from "./rotation-run.js";
 // `npm run bench`: starts the real `meshroot serve` with production settings, drives it over
 // keep-alive HTTP from this process, and prints each figure beside a baseline from the same run.
 
@@ -155,8 +154,8 @@ async function main() {
   if (only === undefined || only === "server") await serverFigures();
   if (only === undefined || only === "fleet") await fleetFigures();
   if (only === undefined || only === "scale") await scaleFigures();
-  if (only === undefined || only === "postgres") await postgresFigures({ cli: CLI, workDir, startServer, load, record, fmt, duration: DURATION });
   if (only === undefined || only === "hsm") await hsmFigures({ workDir, startServer, load, rate, record, fmt, duration: DURATION });
+  if (only === undefined || only === "postgres") await postgresFigures({ cli: CLI, workDir, startServer, load, record, fmt, duration: DURATION });
   report();
 }
 
@@ -209,6 +208,7 @@ async function serverFigures() {
     baseline: `raw P-256 signs ${fmt(rawSign)}/s`,
     ratio: `${fmt((csrRun.rps / rawSign) * 100, 1)}% of raw signing`,
     pass: csrRun.rps >= 2000 && clean(csrRun),
+  });
   // The same CSR issuance by a Go CA with a durable database, in the same run.
   const peer = await cfsslCsrRun(a.dir, csr.toString("pem"), DURATION, load);
   record({
@@ -220,7 +220,6 @@ async function serverFigures() {
     baseline: peer ? `cfssl ${peer.version}` : "—",
     ratio: peer ? `meshroot ${fmt(csrRun.rps / peer.rps, 2)}×` : "—",
     pass: peer ? csrRun.rps >= peer.rps : null,
-  });
   });
   const rawKeygen = await rate(() => crypto.subtle.generateKey(keyGenParams("ecdsa-p256"), true, ["sign", "verify"]), 3000);
   const escrowRun = await load(server.url, token, { connections: 16, duration: DURATION, method: "POST", paths: (i) => `/v1/clusters/c${(i + 1777) % CLUSTERS}/intermediates`, body: "{}" });
@@ -315,8 +314,6 @@ async function fleetFigures() {
   }
   sized.db.close();
   seeded.db.close();
-  const srv = await startServer(f.env);
-  const token = f.env.MESHROOT_ADMIN_TOKEN!;
   // Rotating a whole fleet in one run, and the first ca-crl.pem after it from a cold runtime.
   const fleetRun = await rotationRunFigures(workDir().env, 1000);
   record({
@@ -335,6 +332,8 @@ async function fleetFigures() {
     ratio: "—",
     pass: fleetRun.firstBundleMs <= 100,
   });
+  const srv = await startServer(f.env);
+  const token = f.env.MESHROOT_ADMIN_TOKEN!;
   t = performance.now();
   await observeFleet(srv.url, token, "fleet.example");
   process.stderr.write(`  (${fmt(FLEET_CLUSTERS)} observations over HTTP in ${fmt((performance.now() - t) / 1000, 1)} s)\n`);
