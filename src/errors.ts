@@ -55,7 +55,8 @@ export type ErrorCode =
   | "root_rotation_step"
   | "gate_not_met"
   | "activation_pending"
-  | "not_prepared";
+  | "not_prepared"
+  | "database_unavailable";
 
 export interface FieldError {
   path: string;

@@ -10,7 +10,8 @@ import type { ClusterRecord, CrlRecord, IntermediateRecord, Observer, RootRecord
 import { caCrlIssuers, DEFAULT_WORKLOAD_CERT_TTL_MS } from "./ca-crl-issuers.js";
 
 export const DEFAULT_CRL_VALIDITY_MS = 7 * 86_400_000;
-const MAX_ATTEMPTS = 8;
+/** Attempts at a CRL number before crl_conflict: enough for replicas revoking in the same trust domain at once (with the pauses of withRetry, a few seconds at most). */
+const MAX_ATTEMPTS = 16;
 
 type Deps = {
   store: Pick<
@@ -73,13 +74,19 @@ export function revocationService({ store, issuers, crypto, clock, observer, crl
     return crlRecord(root.serial, "root", root.trustDomain, seq, crl, entries.length, now);
   }
 
-  /** Retries `attempt` while another writer commits a CRL of the same issuer first. */
+  /**
+   * Retries `attempt` while another writer commits a CRL of the same issuer first. Within one
+   * process revocations are serialised (serialised below); writers in other processes (replicas
+   * on one database, a CLI beside the server) are waited out with a growing, jittered pause, so
+   * that racing writers stop colliding instead of retrying in lockstep.
+   */
   async function withRetry<T>(attempt: () => Promise<T>): Promise<T> {
     for (let i = 1; ; i++) {
       try {
         return await attempt();
       } catch (err) {
         if (!isDomainError(err, "crl_conflict") || i >= MAX_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(i, 6)));
       }
     }
   }

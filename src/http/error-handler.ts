@@ -57,6 +57,7 @@ const STATUS: Record<ErrorCode, number> = {
   gate_not_met: 409,
   activation_pending: 409,
   not_prepared: 409,
+  database_unavailable: 503,
 };
 
 const TITLES: Record<number, string> = {

@@ -64,8 +64,8 @@ describe.skipIf(skipPostgres)("several replicas on PostgreSQL", () => {
           const active = got.json().activeIntermediate;
           if (!active) continue;
           const r = await api("POST", `/v1/certificates/${active.serial}/revoke`, { reason: "superseded" });
-          // The core serialises revocations per trust domain within a process and retries a lost CRL
-          // number 8 times; across replicas a revocation can still lose them all (counted, see below).
+          // The core serialises revocations per trust domain within a process; across replicas it
+          // retries a lost CRL number with growing, jittered pauses, so none should fail.
           if (r.status === 409 && r.json().code === "crl_conflict") crlConflicts++;
           else if (r.status !== 200 && !(r.status === 409 && r.json().code === "already_revoked")) problems.push(`revoke: ${r.status} ${r.text.slice(0, 200)}`);
           else revocations++;
@@ -79,7 +79,7 @@ describe.skipIf(skipPostgres)("several replicas on PostgreSQL", () => {
     await Promise.all(Array.from({ length: 50 }, (_, w) => worker(w)));
     console.info(`[postgres replicas] ${acknowledged.size} intermediates acknowledged, ${revocations} revocations answered, ${crlConflicts} refused with crl_conflict`);
     expect(problems).toEqual([]);
-    expect(crlConflicts).toBeLessThan(Math.max(3, revocations / 10));
+    expect(crlConflicts).toBe(0);
     expect(acknowledged.size).toBeGreaterThan(CLUSTERS.length);
     await checkInvariants(url, acknowledged);
 

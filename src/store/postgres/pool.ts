@@ -1,4 +1,26 @@
 import pg from "pg";
+import { DomainError } from "../../errors.js";
+
+/** Socket errors of a lost or refused connection. */
+const NET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
+/**
+ * Whether `err` says the database cannot be reached (rather than refusing this statement): a
+ * socket error, PostgreSQL's connection exceptions (class 08), a server shutting down or not yet
+ * up (57P01-57P03), too many connections (53300), or the pool's connect and query timeouts.
+ */
+export function isUnavailable(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code ?? "");
+  if (NET_CODES.has(code) || code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300") return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error/i.test(String((err as Error | null)?.message ?? ""));
+}
+
+/** A lost database as the problem the API answers (503 database_unavailable); other errors as they are. */
+function asProblem(err: unknown): unknown {
+  return isUnavailable(err) && !(err instanceof DomainError)
+    ? new DomainError("database_unavailable", "the database cannot be reached just now; retry the request (with the same Idempotency-Key where it takes one: a write cut off at its commit may have landed)")
+    : err;
+}
 
 /** Anything that runs a query: the pool (autocommit reads) or a client inside a transaction. */
 export interface Sql {
@@ -68,12 +90,19 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
   const pool = new pg.Pool({ ...clientConfig(url, options), max: options.max ?? 10, idleTimeoutMillis: 30_000 });
   // An idle connection that the server drops (restart, failover) must not kill the process.
   pool.on("error", () => {});
-  const sql: Sql = { query: (text, values) => pool.query(text, values as unknown[]) };
+  const sql: Sql = {
+    query: (text, values) =>
+      pool.query(text, values as unknown[]).catch((err: unknown) => {
+        throw asProblem(err);
+      }),
+  };
   return {
     pool,
     sql,
     async tx(fn, { lock = true } = {}) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err: unknown) => {
+        throw asProblem(err);
+      });
       let broken = false;
       try {
         await client.query(lock ? `BEGIN; SELECT pg_advisory_xact_lock(${AUDIT_LOCK})` : "BEGIN");
@@ -86,7 +115,7 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
         } catch {
           broken = true;
         }
-        throw err;
+        throw asProblem(err);
       } finally {
         client.release(broken);
       }
