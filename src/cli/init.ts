@@ -33,7 +33,9 @@ export async function initCommand(): Promise<void> {
           "for another token run: meshroot token create --name <name> --role admin",
       );
     }
-    const created = fresh ? `created ${dbPath}` : `bootstrapped the existing database ${dbPath}`;
+    // On PostgreSQL the database is the server's (runtime.location names it), not a file here.
+    const where = runtime.backend === "sqlite" ? dbPath : runtime.location;
+    const created = runtime.backend === "sqlite" && fresh ? `created ${where}` : `bootstrapped the database ${where}`;
     if (config.adminToken) {
       stderrNotice("info", `initialised ${config.dataDir}: ${created}; the bootstrap admin token is the value of MESHROOT_ADMIN_TOKEN (nothing is printed)`);
     } else {

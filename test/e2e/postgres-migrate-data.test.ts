@@ -75,3 +75,28 @@ describe.skipIf(skipPostgres)("meshroot migrate-data", () => {
     expect(backup.output).toMatch(/pg_dump/);
   });
 });
+
+describe.skipIf(skipPostgres)("meshroot init on PostgreSQL", () => {
+  let server: PgServer;
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("bootstraps the PostgreSQL database, names it without its password, and creates no database file", async () => {
+    const url = await server.createDatabase();
+    const dir = tempDir();
+    const keyFile = join(dir, "master.key");
+    writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+    const withPassword = url.replace("postgres://", "postgres://meshroot:not-this-secret@");
+    const env = { MESHROOT_ENV: "production", MESHROOT_DATA_DIR: join(dir, "data"), MESHROOT_MASTER_KEY_FILE: keyFile, MESHROOT_DATABASE_URL: url };
+    const init = run(["init"], env);
+    expect(init.status, init.output).toBe(0);
+    expect(init.output).toMatch(/initialised .*: bootstrapped the database postgres/);
+    expect(init.output).not.toContain("meshroot.db");
+    // A URL with a password: the message names the database, never the password (the connection is refused, as this server trusts no password).
+    expect(run(["init"], { ...env, MESHROOT_DATABASE_URL: withPassword }).output).not.toContain("not-this-secret");
+  });
+});
