@@ -6,7 +6,9 @@ import { cacertsFiles, type CacertsFiles } from "../istio/cacerts.js";
 import { encodeCaCertificate, keyIdentifier } from "../x509/ca-encoder.js";
 import { verifyCsr } from "../x509/csr.js";
 import { toPem } from "../x509/pem.js";
-import { generateKeyPairDer, pkcs8Pem } from "../x509/private-keys.js";
+import { subjectAndSpki } from "../x509/certificate-fields.js";
+import { generateKeyPairWithKey, pkcs8Pem } from "../x509/private-keys.js";
+import { keyObjectSigner } from "../x509/signer.js";
 import { intermediateProfile, subjectText } from "../x509/profiles.js";
 import { newSerial } from "../x509/serial.js";
 import { auditInput, type AuditContext } from "./audit.js";
@@ -229,7 +231,7 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
     const root = await issuers.root(rootRecord);
     const generation = (latest?.generation ?? 0) + 1;
 
-    const escrowed = csr ? undefined : await generateKeyPairDer(cluster.policy.keyAlgorithm);
+    const escrowed = csr ? undefined : await generateKeyPairWithKey(cluster.policy.keyAlgorithm);
     const serial = newSerial();
     const profile = intermediateProfile(root.organization, clusterName, generation);
     const der = await encodeCaCertificate({
@@ -290,6 +292,10 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
         ...(staged ? { staged: true, replaces: active!.serial } : {}),
       }),
     );
+    if (result.created && escrowed) {
+      // Its first CRL (signed by the rotation run or the next cacerts?crl=true) needs no import of the sealed key.
+      issuers.seedIntermediate(serial, { subjectDer: subjectAndSpki(der).subjectDer, keyId: record.keyId!, signer: keyObjectSigner(escrowed.privateKey, record.keyAlgorithm, escrowed.spki) });
+    }
     return { ...result, keyPem: pkcs8 ? pkcs8Pem(pkcs8) : undefined };
   }
 

@@ -1,6 +1,8 @@
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
 import { subjectKeyId, type Issuer } from "../x509/certificates.js";
+import { subjectAndSpki } from "../x509/certificate-fields.js";
+import { parseSinglePem } from "../x509/pem.js";
 import { pkcs8Signer } from "../x509/signer.js";
 import type { IntermediateRecord, KeyVault, RootKeys, RootRecord } from "./ports.js";
 
@@ -38,6 +40,13 @@ export function issuerCache({ rootKeys, vault, crypto }: { rootKeys: RootKeys; v
   }
 
   return {
+    /**
+     * Keeps the issuer of an escrowed intermediate just issued, whose key is still in memory: its
+     * CRLs are then signed without opening and importing the sealed key.
+     */
+    seedIntermediate(serial: string, issuer: Issuer): void {
+      if (!cache.has(serial)) cache.set(serial, Promise.resolve({ ...issuer, organization: "" }));
+    },
     /** Throws the RootKeys errors, and `key_unavailable` when the key is not the certificate's. */
     root(root: RootRecord): Promise<RootIssuer> {
       return load(root.serial, async () => {
@@ -54,8 +63,13 @@ export function issuerCache({ rootKeys, vault, crypto }: { rootKeys: RootKeys; v
       const sealed = rec.sealedKey;
       if (!sealed) throw new DomainError("external_custody", `intermediate ${rec.serial} has an external key`);
       return load(rec.serial, async () => {
-        const { cert, ...issuer } = describe(rec.certPem);
         const pkcs8 = await vault.open(sealed, intermediateKeyAad(rec.serial));
+        if (rec.keyId) {
+          // Rows issued since the key identifier is stored: the subject and key read straight from the DER.
+          const { subjectDer, spki } = subjectAndSpki(parseSinglePem(rec.certPem, "certPem", ["CERTIFICATE"]).der);
+          return { subjectDer, keyId: rec.keyId, organization: "", signer: await pkcs8Signer(crypto, pkcs8, rec.keyAlgorithm, spki) };
+        }
+        const { cert, ...issuer } = describe(rec.certPem);
         return { ...issuer, signer: await pkcs8Signer(crypto, pkcs8, rec.keyAlgorithm, new Uint8Array(cert.publicKey.rawData)) };
       });
     },

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, type KeyObject } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
 import { keyAlgorithmOf, keyGenParams, type KeyAlgorithm } from "./key-algorithms.js";
@@ -16,6 +16,27 @@ export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Arra
     const params = keyGenParams(alg);
     if ("namedCurve" in params) nodeGenerateKeyPair("ec", { namedCurve: params.namedCurve, ...encodings }, done);
     else nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length), ...encodings }, done);
+  });
+}
+
+/**
+ * Generates a key pair of `alg` (in the libuv thread pool) and returns it encoded, with the
+ * private key as a KeyObject too: a signer that needs no import of the encoded key (an
+ * intermediate's first CRL is signed with it).
+ */
+export function generateKeyPairWithKey(alg: KeyAlgorithm): Promise<{ spki: Uint8Array<ArrayBuffer>; pkcs8: Uint8Array<ArrayBuffer>; privateKey: KeyObject }> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, publicKey: KeyObject, privateKey: KeyObject) =>
+      err
+        ? reject(err)
+        : resolve({
+            spki: new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
+            pkcs8: new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" })),
+            privateKey,
+          });
+    const params = keyGenParams(alg);
+    if ("namedCurve" in params) nodeGenerateKeyPair("ec", { namedCurve: params.namedCurve }, done);
+    else nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length) }, done);
   });
 }
 

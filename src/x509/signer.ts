@@ -1,3 +1,4 @@
+import { sign as nodeSign, type KeyObject } from "node:crypto";
 import { ecdsaDer } from "./der.js";
 import { keyImportParams, signingAlgorithm, type KeyAlgorithm } from "./key-algorithms.js";
 
@@ -32,4 +33,17 @@ export function cryptoKeySigner(crypto: Crypto, privateKey: CryptoKey, keyAlgori
 export async function pkcs8Signer(crypto: Crypto, pkcs8: Uint8Array<ArrayBuffer>, keyAlgorithm: KeyAlgorithm, spki: Uint8Array): Promise<Signer> {
   const key = await crypto.subtle.importKey("pkcs8", pkcs8, keyImportParams(keyAlgorithm), false, ["sign"]);
   return cryptoKeySigner(crypto, key, keyAlgorithm, spki);
+}
+
+/** A Signer over a node:crypto private KeyObject (signing in the libuv thread pool): ECDSA signatures come out DER-encoded. */
+export function keyObjectSigner(privateKey: KeyObject, keyAlgorithm: KeyAlgorithm, spki: Uint8Array): Signer {
+  const hash = keyAlgorithm === "ecdsa-p384" ? "sha384" : "sha256";
+  return {
+    keyAlgorithm,
+    spki,
+    sign: (data) =>
+      new Promise((resolve, reject) =>
+        nodeSign(hash, data, { key: privateKey, dsaEncoding: "der" }, (err, signature) => (err ? reject(err) : resolve(new Uint8Array(signature)))),
+      ),
+  };
 }
