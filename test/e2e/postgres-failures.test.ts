@@ -113,7 +113,14 @@ describe.skipIf(skipPostgres)("replica and database failures on PostgreSQL", () 
     const before = acknowledged.size;
     server.pause();
     await sleep(1500);
-    const ready = await Promise.all(replicas.map((r) => fetch(`${r.url}/readyz`)));
+    // A replica that died says why (its stderr), instead of "fetch failed".
+    const ready = await Promise.all(
+      replicas.map((r, i) =>
+        fetch(`${r.url}/readyz`).catch((err: unknown) => {
+          throw new Error(`replica ${i} does not answer (${String(err)}); its stderr:\n${r.stderr().slice(-3000)}`);
+        }),
+      ),
+    );
     expect(ready.map((r) => r.status)).toEqual([503, 503]);
     await sleep(1500);
     server.start();

@@ -20,6 +20,9 @@ export function loadPostgresMigrations(dir: string = postgresMigrationsDir()): M
  */
 export async function migratePostgres(db: PgDb, migrations: Migration[] = loadPostgresMigrations(), now: () => number = Date.now): Promise<number[]> {
   const client = await db.pool.connect();
+  // A checked-out client has no pool listener: a dropped connection must fail the migration, not the process.
+  const onError = () => {};
+  client.on("error", onError);
   try {
     await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
     try {
@@ -53,6 +56,7 @@ export async function migratePostgres(db: PgDb, migrations: Migration[] = loadPo
       await client.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`);
     }
   } finally {
+    client.removeListener("error", onError);
     client.release();
   }
 }

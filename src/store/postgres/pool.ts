@@ -104,6 +104,12 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
         throw asProblem(err);
       });
       let broken = false;
+      // A connection the server drops between two statements (a shutdown, a failover) emits
+      // "error" on the client outside any query: without a listener that would end the process.
+      const onError = () => {
+        broken = true;
+      };
+      client.on("error", onError);
       try {
         await client.query(lock ? `BEGIN; SELECT pg_advisory_xact_lock(${AUDIT_LOCK})` : "BEGIN");
         const result = await fn(client as Sql);
@@ -117,6 +123,7 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
         }
         throw asProblem(err);
       } finally {
+        client.removeListener("error", onError);
         client.release(broken);
       }
     },
