@@ -16,7 +16,6 @@ import { DomainError, isDomainError } from "./errors.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
 import { publicCache, type PublicCache } from "./http/public-cache.js";
 import type { Store } from "./core/ports.js";
-import { openPostgres } from "./store/postgres/open.js";
 import { openDatabase, type Db } from "./store/sqlite/database.js";
 import { sqliteMetaStore } from "./store/sqlite/meta-store.js";
 import { loadMigrations, migrate, migrationsCurrent } from "./store/sqlite/migrate.js";
@@ -128,6 +127,8 @@ async function openPostgresRuntime(
 ): Promise<Runtime> {
   const ca = database.caFile ? readFileSync(database.caFile, "utf8") : undefined;
   // A query gives up after 20 s: within the 30 s a request may take, a database cut off mid-query is a failed request, not a hung one.
+  // Loaded only here: a SQLite installation never evaluates the PostgreSQL client (start-up, memory).
+  const { openPostgres } = await import("./store/postgres/open.js");
   const pg = await openPostgres(database.url, { max: database.poolSize, ca, queryTimeoutMs: 20_000 }, () => clock.now().getTime());
   let hsm: ReturnType<typeof openConfiguredHsm>;
   try {

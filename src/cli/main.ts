@@ -8,7 +8,6 @@ import { backupCommand } from "./backup.js";
 import { CliError, reportCliError, withClientOptions } from "./client.js";
 import { registerClientCommands, registerDualModeCommands } from "./commands.js";
 import { initCommand } from "./init.js";
-import { migrateDataCommand } from "./migrate-data.js";
 import { observeCommand } from "./observe.js";
 import { registerRootRotationCommands } from "./root-rotation.js";
 import { serveCommand, serveHelp } from "./serve.js";
@@ -44,7 +43,8 @@ program
   .description("copy this data directory's SQLite database into an empty PostgreSQL database (every row; the audit chain verified there)")
   .requiredOption("--to <url>", "the PostgreSQL database: postgres://user:password@host:5432/db (sslmode in the URL)")
   .option("--ca-file <file>", "PEM CA certificate(s) that verify the PostgreSQL server (default: MESHROOT_DATABASE_CA_FILE)")
-  .action((opts: { to: string; caFile?: string }) => migrateDataCommand(opts));
+  // Loaded on use: the PostgreSQL client stays out of every other command's start-up.
+  .action(async (opts: { to: string; caFile?: string }) => (await import("./migrate-data.js")).migrateDataCommand(opts));
 
 program.commandsGroup(
   "Commands that call a running server when MESHROOT_URL (or --url) is set, and open the database otherwise (--offline forces the database):",
