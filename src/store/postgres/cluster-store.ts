@@ -1,7 +1,8 @@
 import type { ClusterRecord, ClusterStore } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
 import { appendAudit } from "./audit-store.js";
-import { isUniqueViolation, toDate, type PgDb } from "./pool.js";
+import { isUniqueViolation, type PgDb } from "./pool.js";
+import { toDate } from "../rows.js";
 
 export interface ClusterRow {
   name: string;

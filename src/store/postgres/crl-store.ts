@@ -1,7 +1,7 @@
 import type { CrlRecord, CrlStore, LiveIssuer } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
 import { appendAudit } from "./audit-store.js";
-import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
+import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "../rows.js";
 import { isUniqueViolation, type PgDb, type Sql } from "./pool.js";
 
 interface CrlRow {

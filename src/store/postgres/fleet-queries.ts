@@ -1,6 +1,6 @@
 import type { FleetQueries, IntermediateSummary } from "../../core/ports.js";
 import { toCluster, type ClusterRow } from "./cluster-store.js";
-import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
+import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "../rows.js";
 import type { PgDb } from "./pool.js";
 
 /** A summary row: the record without key bytes, the certificate only when the subject is missing. */

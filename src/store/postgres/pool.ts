@@ -141,7 +141,3 @@ export function violatedConstraint(err: unknown): string {
   return String((err as { constraint?: unknown } | null)?.constraint ?? "");
 }
 
-/** Converts a nullable epoch-milliseconds column to a Date. */
-export function toDate(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}

@@ -3,7 +3,7 @@ import { DomainError } from "../../errors.js";
 import { appendAudit } from "./audit-store.js";
 import { toCluster, type ClusterRow } from "./cluster-store.js";
 import { insertCrlRow } from "./crl-store.js";
-import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
+import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "../rows.js";
 import type { PgDb, Sql } from "./pool.js";
 
 /** Revocation and decommissioning in PostgreSQL: each commits with the root CRL that lists it. */

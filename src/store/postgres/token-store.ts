@@ -1,6 +1,7 @@
 import type { TokenRecord, TokenStore } from "../../core/ports.js";
 import { appendAudit } from "./audit-store.js";
-import { toDate, type PgDb } from "./pool.js";
+import type { PgDb } from "./pool.js";
+import { toDate } from "../rows.js";
 
 interface TokenRow {
   id: string;

@@ -2,7 +2,8 @@ import type { AuditInput } from "../../core/audit.js";
 import type { ClusterRecord, ClusterStore } from "../../core/ports.js";
 import type { AuditAppender } from "./audit-store.js";
 import { DomainError } from "../../errors.js";
-import { isUniqueViolation, toDate, type Db } from "./database.js";
+import { isUniqueViolation, type Db } from "./database.js";
+import { toDate } from "../rows.js";
 
 export interface ClusterRow {
   name: string;

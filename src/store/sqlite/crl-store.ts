@@ -3,7 +3,7 @@ import type { CrlRecord, CrlStore, LiveIssuer } from "../../core/ports.js";
 import type { AuditAppender } from "./audit-store.js";
 import { DomainError, isDomainError } from "../../errors.js";
 import { isUniqueViolation, type Db } from "./database.js";
-import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
+import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "../rows.js";
 
 interface CrlRow {
   issuer_serial: string;

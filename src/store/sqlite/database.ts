@@ -31,10 +31,6 @@ export function isUniqueViolation(err: unknown): boolean {
   return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
-/** Converts a nullable epoch-milliseconds column to a Date. */
-export function toDate(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}
 
 /** Narrows an existing file to 0600 when group or others have any access to it. */
 export function ownerOnly(path: string): void {

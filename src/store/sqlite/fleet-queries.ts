@@ -1,7 +1,7 @@
 import type { FleetQueries, IntermediateSummary } from "../../core/ports.js";
 import { toCluster, type ClusterRow } from "./cluster-store.js";
 import type { Db } from "./database.js";
-import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
+import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "../rows.js";
 
 /** A summary row: the record without key bytes, the certificate only when the subject is missing. */
 function toSummary(row: IntermediateRow): IntermediateSummary {

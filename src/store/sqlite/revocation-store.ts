@@ -5,7 +5,7 @@ import { DomainError } from "../../errors.js";
 import { toCluster, type ClusterRow } from "./cluster-store.js";
 import { crlInserter } from "./crl-store.js";
 import type { Db } from "./database.js";
-import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "./intermediate-store.js";
+import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "../rows.js";
 
 /** Revocation and decommissioning in SQLite: each commits with the root CRL that lists it. */
 export function sqliteRevocationStore(db: Db, append: AuditAppender): RevocationStore {

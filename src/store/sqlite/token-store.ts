@@ -1,7 +1,8 @@
 import type { AuditInput } from "../../core/audit.js";
 import type { TokenRecord, TokenStore } from "../../core/ports.js";
 import type { AuditAppender } from "./audit-store.js";
-import { toDate, type Db } from "./database.js";
+import type { Db } from "./database.js";
+import { toDate } from "../rows.js";
 
 interface TokenRow {
   id: string;
