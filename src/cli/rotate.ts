@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { systemContext } from "../core/audit.js";
 import type { CaCrlBundle } from "../core/revocation.js";
 import { DomainError } from "../errors.js";
-import { renderCacertsSecret } from "../istio/cacerts.js";
+import { renderCacertsSecret, type CacertsFiles } from "../istio/cacerts.js";
+import type { IntermediateRecord } from "../core/ports.js";
 import { parseConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { CliError, clientFromOptions, type Client } from "./client.js";
@@ -46,41 +47,36 @@ export async function rotateCommand(opts: RotateOptions): Promise<void> {
     const { issued, ...report } = await runtime.core.rotation.run({ dryRun: opts.dryRun, trustDomain: opts.trustDomain }, systemContext("cli rotate"));
     // The folder exists after every run, empty when nothing rotated: a loop over it never meets a missing path.
     if (opts.out) mkdirSync(opts.out, { recursive: true, mode: 0o700 });
-    if (opts.out && opts.all) {
-      await writeEveryCluster(opts, async (cluster) => {
-        const { record, files } = await runtime.core.issuance.activeFiles(cluster, systemContext("cli rotate"));
-        if (opts.crl) {
-          const bundle = await runtime.core.revocation.caCrlBundle(record.trustDomain);
-          files["ca-crl.pem"] = bundle.pem;
-          warnMissing(cluster, bundle.missing.map((m) => m.serial));
-        }
-        return renderCacertsSecret(
-          files,
-          { cluster, trustDomain: record.trustDomain, generation: record.generation, serial: record.serial, notAfter: record.notAfter, rotateAfter: record.rotateAfter },
-          { format: "yaml", type: "opaque", namespace: opts.namespace },
-        );
-      }, async (after) => {
-        const page = await runtime.core.clusters.list({ limit: 500, after }, { trustDomain: opts.trustDomain });
-        return page.map((v) => ({ name: v.cluster.name, custody: v.active?.custody ?? null, live: !v.cluster.decommissionedAt }));
-      });
-    } else if (opts.out && issued.length > 0) {
-      // ca-crl.pem as GET /v1/clusters/{name}/cacerts?crl=true builds it, once per trust domain,
-      // after every rotation of the run (each new intermediate's CRL included).
-      const bundles = new Map<string, Promise<CaCrlBundle>>();
-      for (const { record, files } of issued) {
-        if (opts.crl) {
-          if (!bundles.has(record.trustDomain)) bundles.set(record.trustDomain, runtime.core.revocation.caCrlBundle(record.trustDomain));
-          const bundle = await bundles.get(record.trustDomain)!;
-          files["ca-crl.pem"] = bundle.pem;
-          warnMissing(record.cluster, bundle.missing.map((m) => m.serial));
-        }
-        const manifest = renderCacertsSecret(
-          files,
-          { cluster: record.cluster, trustDomain: record.trustDomain, generation: record.generation, serial: record.serial, notAfter: record.notAfter, rotateAfter: record.rotateAfter },
-          { format: "yaml", type: "opaque", namespace: opts.namespace },
-        );
-        writeFileSync(join(opts.out, `${record.cluster}.yaml`), manifest, { mode: 0o600 });
+    // ca-crl.pem as GET /v1/clusters/{name}/cacerts?crl=true builds it, once per trust domain,
+    // after every rotation of the run (each new intermediate's CRL included).
+    const bundles = new Map<string, Promise<CaCrlBundle>>();
+    const manifest = async (record: IntermediateRecord, files: CacertsFiles): Promise<string> => {
+      if (opts.crl) {
+        if (!bundles.has(record.trustDomain)) bundles.set(record.trustDomain, runtime.core.revocation.caCrlBundle(record.trustDomain));
+        const bundle = await bundles.get(record.trustDomain)!;
+        files["ca-crl.pem"] = bundle.pem;
+        warnMissing(record.cluster, bundle.missing.map((m) => m.serial));
       }
+      return renderCacertsSecret(
+        files,
+        { cluster: record.cluster, trustDomain: record.trustDomain, generation: record.generation, serial: record.serial, notAfter: record.notAfter, rotateAfter: record.rotateAfter },
+        { format: "yaml", type: "opaque", namespace: opts.namespace },
+      );
+    };
+    if (opts.out && opts.all) {
+      await writeEveryCluster(
+        opts,
+        async (cluster) => {
+          const { record, files } = await runtime.core.issuance.activeFiles(cluster, systemContext("cli rotate"));
+          return manifest(record, files);
+        },
+        async (after) => {
+          const page = await runtime.core.clusters.list({ limit: 500, after }, { trustDomain: opts.trustDomain });
+          return page.map((v) => ({ name: v.cluster.name, custody: v.active?.custody ?? null, live: !v.cluster.decommissionedAt }));
+        },
+      );
+    } else if (opts.out) {
+      for (const { record, files } of issued) writeFileSync(join(opts.out, `${record.cluster}.yaml`), await manifest(record, files), { mode: 0o600 });
     }
     finish(report, opts, "");
   } finally {

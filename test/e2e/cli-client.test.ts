@@ -114,6 +114,13 @@ describe("meshroot client mode (against a real server, from another directory)",
     expect(crlIssuers(viaDatabase["ca-crl.pem"]!)).toEqual(crlIssuers(viaServer["ca-crl.pem"]!));
     expect(crlIssuers(viaServer["ca-crl.pem"]!)).toHaveLength(3); // the root's, east gen 1, west gen 2
     expect(offline.stderr).toMatch(/rotation: 1 rotated/);
+    // --all offline: every escrowed cluster's Secret, each with the trust domain's one ca-crl.pem
+    const allOut = join(cwd, "rotated", "all");
+    ok(["rotate", "--due", "--out", allOut, "--crl", "--all"], { MESHROOT_DATA_DIR: copy, MESHROOT_MASTER_KEY_FILE: join(data, "master.key") });
+    expect(readdirSync(allOut).sort()).toEqual(["east.yaml", "west.yaml"]);
+    const [eastAll, westAll] = ["east", "west"].map((c) => secretFiles(readFileSync(join(allOut, `${c}.yaml`), "utf8")));
+    expect(eastAll!["ca-crl.pem"]).toBe(westAll!["ca-crl.pem"]);
+    expect(westAll!["ca-cert.pem"]).toBe(viaDatabase["ca-cert.pem"]);
 
     // inventory
     const inventory = json<{ serial: string; status: string; generation: number }[]>(["inventory", "--cluster", "west"]);
