@@ -8,7 +8,7 @@ import { toPem } from "../x509/pem.js";
 import { openRotation } from "../core/root-rotation-plan.js";
 import { caCrlIssuers, DEFAULT_WORKLOAD_CERT_TTL_MS } from "../core/ca-crl-issuers.js";
 
-type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "auditHead" | "listLiveIntermediates" | "latestRootRotation">;
+type FleetStore = Pick<FleetQueries, "listActiveIntermediates"> & Pick<Store, "listTrustDomains" | "listRoots" | "getLatestCrl" | "latestCrls" | "auditHead" | "listLiveIntermediates" | "latestRootRotation">;
 
 const TRUST_STATES = ["converged", "drift", "stale", "unknown"] as const;
 
@@ -96,8 +96,10 @@ export function createMetrics() {
           const crl = await store.getLatestCrl(r.serial);
           if (crl) bytes += pemBytes(crl.der);
         }
+        // Thousands of issuers: their latest CRLs in one read where the store offers it.
+        const latest = store.latestCrls ? await store.latestCrls(issuers.intermediates.map((r) => r.serial)) : undefined;
         for (const rec of issuers.intermediates) {
-          const crl = await store.getLatestCrl(rec.serial);
+          const crl = latest ? latest.get(rec.serial) : await store.getLatestCrl(rec.serial);
           if (crl && (rec.custody === "escrowed" || crl.nextUpdate.getTime() > now.getTime())) bytes += pemBytes(crl.der);
           else if (rec.custody === "external") crlMissing.set({ trust_domain: trustDomain, cluster: rec.cluster, serial: rec.serial }, 1);
         }
