@@ -7,7 +7,7 @@ import { encodeCaCertificate, keyIdentifier } from "../x509/ca-encoder.js";
 import { verifyCsr } from "../x509/csr.js";
 import { toPem } from "../x509/pem.js";
 import { subjectAndSpki } from "../x509/certificate-fields.js";
-import { generateKeyPairWithKey, pkcs8Pem } from "../x509/private-keys.js";
+import { generateKeyPairDer, pkcs8Pem } from "../x509/private-keys.js";
 import { keyObjectSigner } from "../x509/signer.js";
 import { intermediateProfile, subjectText } from "../x509/profiles.js";
 import { newSerial } from "../x509/serial.js";
@@ -231,7 +231,7 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
     const root = await issuers.root(rootRecord);
     const generation = (latest?.generation ?? 0) + 1;
 
-    const escrowed = csr ? undefined : await generateKeyPairWithKey(cluster.policy.keyAlgorithm);
+    const escrowed = csr ? undefined : await generateKeyPairDer(cluster.policy.keyAlgorithm);
     const serial = newSerial();
     const profile = intermediateProfile(root.organization, clusterName, generation);
     const der = await encodeCaCertificate({

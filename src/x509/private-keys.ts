@@ -5,26 +5,12 @@ import { keyAlgorithmOf, keyGenParams, type KeyAlgorithm } from "./key-algorithm
 import { parseSinglePem, toPem } from "./pem.js";
 
 /**
- * Generates a key pair of `alg` and returns it encoded: SubjectPublicKeyInfo and PKCS#8 DER.
- * Generation and both encodings run in the libuv thread pool (WebCrypto's exportKey runs on the event loop and costs more than the keygen).
+ * Generates a key pair of `alg` (in the libuv thread pool; the parameters of WebCrypto generation,
+ * keyGenParams) and returns it encoded, SubjectPublicKeyInfo and PKCS#8 DER, with the private key
+ * as a KeyObject too: a signer that needs no import of the encoded key (an intermediate's first
+ * CRL is signed with it). Encoding a KeyObject is cheap, unlike WebCrypto's exportKey.
  */
-export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array<ArrayBuffer>; pkcs8: Uint8Array<ArrayBuffer> }> {
-  const encodings = { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } } as const;
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | null, spki: Buffer, pkcs8: Buffer) => (err ? reject(err) : resolve({ spki: new Uint8Array(spki), pkcs8: new Uint8Array(pkcs8) }));
-    // The same parameters as WebCrypto generation (keyGenParams), for node:crypto.
-    const params = keyGenParams(alg);
-    if ("namedCurve" in params) nodeGenerateKeyPair("ec", { namedCurve: params.namedCurve, ...encodings }, done);
-    else nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length), ...encodings }, done);
-  });
-}
-
-/**
- * Generates a key pair of `alg` (in the libuv thread pool) and returns it encoded, with the
- * private key as a KeyObject too: a signer that needs no import of the encoded key (an
- * intermediate's first CRL is signed with it).
- */
-export function generateKeyPairWithKey(alg: KeyAlgorithm): Promise<{ spki: Uint8Array<ArrayBuffer>; pkcs8: Uint8Array<ArrayBuffer>; privateKey: KeyObject }> {
+export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array<ArrayBuffer>; pkcs8: Uint8Array<ArrayBuffer>; privateKey: KeyObject }> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, publicKey: KeyObject, privateKey: KeyObject) =>
       err
