@@ -3,12 +3,37 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { LEADER_LOCK } from "../../src/store/postgres/pool.js";
 import { tempDir } from "../helpers.js";
-import { CLI } from "./server.js";
+import { startPostgres, type PgServer } from "../store/postgres/server.js";
+import { CLI, startServer, type Server } from "./server.js";
 
 /** Helpers of the PostgreSQL replica tests (test/e2e/postgres-*.test.ts). */
+
+/**
+ * For the enclosing describe: a throwaway PostgreSQL server, and a starter of `meshroot serve`
+ * replicas; every replica is killed and the server stopped after the tests.
+ */
+export function replicaHarness(): { pg: () => PgServer; start: (env: Record<string, string>) => Promise<Server> } {
+  let server: PgServer | undefined;
+  const running: Server[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((s) => s.stop("SIGKILL")));
+    await server?.stop();
+  });
+  return {
+    pg: () => server!,
+    async start(env) {
+      const s = await startServer(env);
+      running.push(s);
+      return s;
+    },
+  };
+}
 
 /** Two replicas' settings: one database, each its own data directory (admin token file, serve lock), one master key. */
 export function replicaEnv(databaseUrl: string) {

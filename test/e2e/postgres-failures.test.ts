@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { skipPostgres, startPostgres, type PgServer } from "../store/postgres/server.js";
-import { auditVerify, checkInvariants, leaders, replicaEnv } from "./postgres-cluster.js";
-import { client, startServer, type Server } from "./server.js";
+import { describe, expect, it } from "vitest";
+import { skipPostgres } from "../store/postgres/server.js";
+import { auditVerify, checkInvariants, leaders, replicaEnv, replicaHarness } from "./postgres-cluster.js";
+import { client } from "./server.js";
 
 /**
  * What several replicas on PostgreSQL do when a piece fails (issue 13): a replica SIGKILLed under
@@ -13,20 +13,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLUSTERS = ["c0", "c1", "c2", "c3"];
 
 describe.skipIf(skipPostgres)("replica and database failures on PostgreSQL", () => {
-  let server: PgServer;
-  const running: Server[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((s) => s.stop("SIGKILL")));
-    await server?.stop();
-  });
-  const start = async (env: Record<string, string>) => {
-    const s = await startServer(env);
-    running.push(s);
-    return s;
-  };
+  const { pg, start } = replicaHarness();
 
   async function setUp(url: string) {
     const envs = replicaEnv(url);
@@ -40,7 +27,7 @@ describe.skipIf(skipPostgres)("replica and database failures on PostgreSQL", () 
   }
 
   it("SIGKILL one replica under load, five times: the other keeps serving, every acknowledged serial is there with its event, the leader lock moves", async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const { envs, replicas, token } = await setUp(url);
     const acknowledged = new Set<string>();
     const problems: string[] = [];
@@ -85,7 +72,7 @@ describe.skipIf(skipPostgres)("replica and database failures on PostgreSQL", () 
   });
 
   it("PostgreSQL stopped for a few seconds under load: 503 problems without hanging, /readyz 503, then service again without a restart", async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const { envs, replicas, token } = await setUp(url);
     const acknowledged = new Set<string>();
     const statuses = new Map<number, number>();
@@ -111,7 +98,7 @@ describe.skipIf(skipPostgres)("replica and database failures on PostgreSQL", () 
     const workers = Array.from({ length: 6 }, (_, w) => worker(w));
     await sleep(800);
     const before = acknowledged.size;
-    server.pause();
+    pg().pause();
     await sleep(1500);
     // A replica that died says why (its stderr), instead of "fetch failed".
     const ready = await Promise.all(
@@ -123,7 +110,7 @@ describe.skipIf(skipPostgres)("replica and database failures on PostgreSQL", () 
     );
     expect(ready.map((r) => r.status)).toEqual([503, 503]);
     await sleep(1500);
-    server.start();
+    pg().start();
     // Back without a restart: readiness within a few seconds, issuance again.
     const t0 = Date.now();
     for (const r of replicas) {

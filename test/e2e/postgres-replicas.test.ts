@@ -1,8 +1,8 @@
 import * as x509 from "@peculiar/x509";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { skipPostgres, startPostgres, type PgServer } from "../store/postgres/server.js";
-import { auditVerify, checkInvariants, leaders, replicaEnv } from "./postgres-cluster.js";
-import { client, startServer, type Server } from "./server.js";
+import { describe, expect, it } from "vitest";
+import { skipPostgres } from "../store/postgres/server.js";
+import { auditVerify, checkInvariants, leaders, replicaEnv, replicaHarness } from "./postgres-cluster.js";
+import { client } from "./server.js";
 
 /**
  * Several `meshroot serve` replicas on one PostgreSQL database (issue 13): concurrent clients
@@ -14,23 +14,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLUSTERS = ["c0", "c1", "c2", "c3", "c4", "c5"];
 
 describe.skipIf(skipPostgres)("several replicas on PostgreSQL", () => {
-  let server: PgServer;
-  const running: Server[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((s) => s.stop("SIGKILL")));
-    await server?.stop();
-  });
-  const start = async (env: Record<string, string>) => {
-    const s = await startServer(env);
-    running.push(s);
-    return s;
-  };
+  const { pg, start } = replicaHarness();
 
   it("two replicas, 50 concurrent clients issuing, rotating and revoking across both: one active intermediate per cluster, dense generations, one verified chain", async () => {
-    const url = await server.createDatabase();
+    const url = await pg().createDatabase();
     const [envA, envB] = replicaEnv(url);
     // Started together: migrations, the master-key check and the bootstrap token are taken once.
     const [a, b] = await Promise.all([start(envA!), start(envB!)]);
