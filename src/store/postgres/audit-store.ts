@@ -28,17 +28,25 @@ export interface ChainCursor {
   head: { seq: number; hash: string } | null | undefined;
 }
 
-export const appendAudit: AuditAppender = async (c, input, cursor) => {
-  let prev = cursor?.head;
-  if (prev === undefined) {
-    const { rows } = await c.query<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-    prev = rows[0] ?? null;
-  }
+/** The chain head as the last committed event left it (null: the trail is empty). Call under the audit lock. */
+export async function readChainHead(c: Sql): Promise<{ seq: number; hash: string } | null> {
+  const { rows } = await c.query<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+  return rows[0] ?? null;
+}
+
+/** The event `input` becomes when chained to `prev`: its seq, canonical text and hash (nothing written). */
+export function chainEvent(input: AuditInput, prev: { seq: number; hash: string } | null): { event: AuditEvent; text: string } {
   // The event is hashed as it will read back: details round-trip through JSON.
   const details = JSON.parse(JSON.stringify(input.details)) as Record<string, unknown>;
   const partial = { ...input, details, seq: (prev?.seq ?? 0) + 1, prevHash: prev?.hash ?? GENESIS_HASH };
   const text = eventText(partial);
-  const event: AuditEvent = { ...partial, hash: sha256Hex(text) };
+  return { event: { ...partial, hash: sha256Hex(text) }, text };
+}
+
+export const appendAudit: AuditAppender = async (c, input, cursor) => {
+  let prev = cursor?.head;
+  if (prev === undefined) prev = await readChainHead(c);
+  const { event, text } = chainEvent(input, prev);
   // One round trip: the insert, and the notification (delivered to listeners only when this transaction commits).
   await c.query("WITH e AS (INSERT INTO audit_events (seq, event, hash, at) VALUES ($1, $2, $3, $4) RETURNING seq) SELECT pg_notify($5, $6) FROM e", [
     event.seq,
