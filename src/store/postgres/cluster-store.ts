@@ -47,7 +47,7 @@ export function postgresClusterStore(db: PgDb): ClusterStore {
       }
     },
     async getCluster(name) {
-      const row = (await q.query<ClusterRow>("SELECT * FROM clusters WHERE name = $1", [name])).rows[0];
+      const row = (await db.read.query<ClusterRow>("SELECT * FROM clusters WHERE name = $1", [name])).rows[0];
       return row && toCluster(row);
     },
     async listClusters(page, filter) {

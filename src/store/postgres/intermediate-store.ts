@@ -228,12 +228,12 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
         throw err;
       }
     },
-    getIntermediate: (serial) => one(q, `${INTERMEDIATE_SELECT} WHERE i.serial = $1`, [serial]),
-    getIntermediateByIdempotencyKey: (cluster, key) => byIdempotencyKey(q, cluster, key),
-    getActiveIntermediate: (cluster) => one(q, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 AND i.status = 'active'`, [cluster]),
-    getLatestIntermediate: (cluster) => one(q, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 ORDER BY i.generation DESC LIMIT 1`, [cluster]),
+    getIntermediate: (serial) => one(db.read, `${INTERMEDIATE_SELECT} WHERE i.serial = $1`, [serial]),
+    getIntermediateByIdempotencyKey: (cluster, key) => byIdempotencyKey(db.read, cluster, key),
+    getActiveIntermediate: (cluster) => one(db.read, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 AND i.status = 'active'`, [cluster]),
+    getLatestIntermediate: (cluster) => one(db.read, `${INTERMEDIATE_SELECT} WHERE i.cluster = $1 ORDER BY i.generation DESC LIMIT 1`, [cluster]),
     async countIntermediatesSince(cluster, since) {
-      return (await q.query<{ n: number }>("SELECT COUNT(*) AS n FROM intermediates WHERE cluster = $1 AND created_at > $2", [cluster, since.getTime()])).rows[0]!.n;
+      return (await db.read.query<{ n: number }>("SELECT COUNT(*) AS n FROM intermediates WHERE cluster = $1 AND created_at > $2", [cluster, since.getTime()])).rows[0]!.n;
     },
     async listIntermediates(cluster, p) {
       const before = p.after === undefined ? Number.MAX_SAFE_INTEGER : Number(p.after);

@@ -56,6 +56,13 @@ export interface PgDb {
   /** Autocommit queries. */
   sql: Sql;
   /**
+   * Autocommit reads (a single SELECT each) that share a round trip: those issued in the same turn
+   * of the event loop (one request's concurrent reads, and other requests' that arrived with it)
+   * go to the server together as one multi-statement query, one snapshot for all. A read whose
+   * parameters are not plain strings, numbers, booleans or null goes alone.
+   */
+  read: Sql;
+  /**
    * Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when
    * it throws. `lock` (default true) takes the audit lock first: required for any write that
    * appends an audit event.
@@ -99,6 +106,7 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
   return {
     pool,
     sql,
+    read: readBatcher(sql),
     async tx(fn, { lock = true } = {}) {
       const client = await pool.connect().catch((err: unknown) => {
         throw asProblem(err);
@@ -128,6 +136,66 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
       }
     },
     close: () => pool.end(),
+  };
+}
+
+/** Most reads sent in one round trip. */
+const READS_PER_TRIP = 32;
+
+/**
+ * `text` with its parameters written in as literals, or undefined when one is not a plain value.
+ * Each is a quoted literal of unknown type, as an untyped parameter is: the server resolves its
+ * type from where it stands, as it does for $n. Only for meshroot's own SELECTs (no $ in literals).
+ */
+function inline(text: string, values: unknown[] | undefined): string | undefined {
+  const literals: string[] = [];
+  for (const v of values ?? []) {
+    if (v === null || v === undefined) literals.push("NULL");
+    else if (typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))) literals.push(pg.escapeLiteral(String(v)));
+    else return undefined;
+  }
+  return text.replace(/\$(\d+)/g, (_, n: string) => literals[Number(n) - 1] ?? "NULL");
+}
+
+/**
+ * Coalesces reads issued in the same turn of the event loop into one simple-protocol query (a
+ * round trip, and a statement's overhead in both processes, is most of what a read costs). One
+ * read, or one that cannot be inlined, goes as it is; a combined query that fails is retried one
+ * read at a time, so that each caller gets its own answer or error.
+ */
+function readBatcher(sql: Sql): Sql {
+  type Read = { text: string; values: unknown[] | undefined; inlined: string; resolve: (r: pg.QueryResult) => void; reject: (e: unknown) => void };
+  let pending: Read[] = [];
+  const alone = (r: Read) => sql.query(r.text, r.values).then(r.resolve, r.reject);
+  const send = async (reads: Read[]) => {
+    if (reads.length === 1) return alone(reads[0]!);
+    let results: pg.QueryResult[];
+    try {
+      results = (await sql.query(reads.map((r) => r.inlined).join(";\n"))) as unknown as pg.QueryResult[];
+    } catch (err) {
+      if (err instanceof DomainError) {
+        for (const r of reads) r.reject(err);
+        return;
+      }
+      for (const r of reads) void alone(r);
+      return;
+    }
+    reads.forEach((r, i) => r.resolve(results[i]!));
+  };
+  const flush = () => {
+    const reads = pending;
+    pending = [];
+    for (let i = 0; i < reads.length; i += READS_PER_TRIP) void send(reads.slice(i, i + READS_PER_TRIP));
+  };
+  return {
+    query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+      const inlined = inline(text, values);
+      if (inlined === undefined) return sql.query<R>(text, values);
+      return new Promise<pg.QueryResult<R>>((resolve, reject) => {
+        if (pending.length === 0) setImmediate(flush);
+        pending.push({ text, values, inlined, resolve: resolve as (r: pg.QueryResult) => void, reject });
+      });
+    },
   };
 }
 

@@ -40,7 +40,7 @@ const byId = async (c: Sql, id: number) => (await c.query<RotationRow>("SELECT *
 export function postgresRootRotationStore(db: PgDb): RootRotationStore {
   return {
     async latestRootRotation(trustDomain) {
-      const row = (await db.sql.query<RotationRow>("SELECT * FROM root_rotations WHERE trust_domain = $1 ORDER BY id DESC LIMIT 1", [trustDomain])).rows[0];
+      const row = (await db.read.query<RotationRow>("SELECT * FROM root_rotations WHERE trust_domain = $1 ORDER BY id DESC LIMIT 1", [trustDomain])).rows[0];
       return row && toRotation(row);
     },
     async startRootRotation(root, rotation, audit) {

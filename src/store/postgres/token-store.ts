@@ -43,7 +43,7 @@ export function postgresTokenStore(db: PgDb): TokenStore {
       });
     },
     async getTokenByHash(hash) {
-      const row = (await q.query<TokenRow>("SELECT * FROM api_tokens WHERE token_hash = $1", [hash])).rows[0];
+      const row = (await db.read.query<TokenRow>("SELECT * FROM api_tokens WHERE token_hash = $1", [hash])).rows[0];
       return row && toToken(row);
     },
     async listTokens(p) {

@@ -57,7 +57,7 @@ export async function insertRoot(c: Sql, root: RootRecord): Promise<void> {
 /** Trust domains and roots in PostgreSQL. */
 export function postgresTrustDomainStore(db: PgDb): TrustDomainStore {
   const q = db.sql;
-  const selectDomain = async (name: string) => (await q.query<DomainRow>("SELECT * FROM trust_domains WHERE name = $1", [name])).rows[0];
+  const selectDomain = async (name: string) => (await db.read.query<DomainRow>("SELECT * FROM trust_domains WHERE name = $1", [name])).rows[0];
   const rootByFingerprint = async (fp: string) => (await q.query<RootRow>("SELECT * FROM roots WHERE fingerprint_sha256 = $1", [fp])).rows[0];
   return {
     async updateTrustDomain(name, { caCrl }, audit) {
@@ -95,7 +95,7 @@ export function postgresTrustDomainStore(db: PgDb): TrustDomainStore {
       return rows.map(toDomain);
     },
     async listRoots(trustDomain) {
-      return (await q.query<RootRow>("SELECT * FROM roots WHERE trust_domain = $1 ORDER BY generation", [trustDomain])).rows.map(toRoot);
+      return (await db.read.query<RootRow>("SELECT * FROM roots WHERE trust_domain = $1 ORDER BY generation", [trustDomain])).rows.map(toRoot);
     },
     async findRootByFingerprint(fp) {
       const row = await rootByFingerprint(fp);
