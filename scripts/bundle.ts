@@ -8,8 +8,12 @@ import { fileURLToPath } from "node:url";
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), "..");
 await build({
-  // The audit verification worker is a second entry: workers load it as a file next to the bundle.
-  entryPoints: { meshroot: join(dist, "src/cli/main.js"), "audit-verify-worker": join(dist, "src/store/sqlite/audit-verify-worker.js") },
+  // The worker threads' modules are more entries: workers load them as files next to the bundle.
+  entryPoints: {
+    meshroot: join(dist, "src/cli/main.js"),
+    "audit-verify-worker": join(dist, "src/store/sqlite/audit-verify-worker.js"),
+    "issuance-writer-worker": join(dist, "src/store/sqlite/issuance-writer-worker.js"),
+  },
   outdir: dist,
   bundle: true,
   platform: "node",

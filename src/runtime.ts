@@ -20,6 +20,8 @@ import { openDatabase, type Db } from "./store/sqlite/database.js";
 import { sqliteMetaStore } from "./store/sqlite/meta-store.js";
 import { loadMigrations, migrate, migrationsCurrent } from "./store/sqlite/migrate.js";
 import { sqliteStore } from "./store/sqlite/sqlite-store.js";
+import type { IssuanceCommitter } from "./store/sqlite/group-commit.js";
+import { issuanceWriter } from "./store/sqlite/issuance-writer.js";
 
 export const DB_FILE = "meshroot.db";
 export const DEV_MASTER_KEY_FILE = "master.key";
@@ -74,11 +76,14 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
   const hsm = openConfiguredHsm(config.pkcs11);
   const vault = hsm?.masterKeyInToken ? await hsm.keyVault() : envelopeVault(loadMasterKey(config, fresh, notice));
   const db = openDatabase(dbPath);
+  let writer: IssuanceCommitter | undefined;
   try {
     const migrations = loadMigrations();
     migrate(db, migrations, () => clock.now().getTime());
     await checkMasterKey(sqliteMeta(db), vault, dbPath);
-    const store = sqliteStore(db);
+    // Issuances commit on a writer thread (its own connection), off the event loop.
+    writer = issuanceWriter(dbPath);
+    const store = sqliteStore(db, { writer });
     const { core, metrics, cache } = wireCore(config, store, vault, clock, hsm);
     return {
       backend: "sqlite",
@@ -103,11 +108,13 @@ export async function openRuntime(config: Readonly<Config>, notice: Notice, cloc
       },
       runBackgroundJobs: (start) => start(),
       close: () => {
+        void writer?.close();
         db.close();
         hsm?.close();
       },
     };
   } catch (err) {
+    void writer?.close();
     db.close();
     hsm?.close();
     throw err;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../../src/store/sqlite/database.js";
 import { migrate } from "../../../src/store/sqlite/migrate.js";
+import { issuanceWriter } from "../../../src/store/sqlite/issuance-writer.js";
 import { sqliteStore } from "../../../src/store/sqlite/sqlite-store.js";
 import { describeStorageContract } from "../contract.js";
 
@@ -21,6 +22,23 @@ describeStorageContract("SQLite file", async () => {
   return {
     store: sqliteStore(db),
     close() {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+// As `meshroot serve` runs it: issuances commit on the writer thread's own connection.
+describeStorageContract("SQLite file, issuances on the writer thread", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "meshroot-contract-"));
+  const file = join(dir, "store.db");
+  const db = openDatabase(file);
+  migrate(db);
+  const writer = issuanceWriter(file);
+  return {
+    store: sqliteStore(db, { writer }),
+    async close() {
+      await writer.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },
