@@ -1,3 +1,4 @@
+import type pg from "pg";
 import type { AuditInput } from "../../core/audit.js";
 import type { IntermediateRecord, IntermediateStore } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
@@ -74,12 +75,15 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
   const batched = (items: Pending[]) =>
     db.tx(async (c) => {
       const clusters = [...new Set(items.map((it) => it.rec.cluster))];
-      const { rows } = await c.query<{ cluster: string; g: number; prepared: boolean; seq: number | null; hash: string | null }>(
-        `SELECT k.cluster, COALESCE((SELECT MAX(generation) FROM intermediates WHERE cluster = k.cluster), 0) AS g,
+      // Named statements: parsed and planned once per connection.
+      const named = c as unknown as Pick<pg.ClientBase, "query">;
+      const { rows } = await named.query<{ cluster: string; g: number; prepared: boolean; seq: number | null; hash: string | null }>({
+        name: "meshroot_issue_state",
+        text: `SELECT k.cluster, COALESCE((SELECT MAX(generation) FROM intermediates WHERE cluster = k.cluster), 0) AS g,
            EXISTS (SELECT 1 FROM intermediates WHERE cluster = k.cluster AND status = 'prepared') AS prepared, h.seq, h.hash
          FROM unnest($1::text[]) AS k(cluster) LEFT JOIN (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) h ON true`,
-        [clusters],
-      );
+        values: [clusters],
+      });
       const state = new Map(rows.map((r) => [r.cluster, { g: r.g, prepared: r.prepared }]));
       let head = rows[0]?.seq != null ? { seq: rows[0].seq, hash: rows[0].hash! } : null;
       const byKey = new Map<string, IntermediateRecord>();
@@ -116,11 +120,12 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
       }
       if (write.length > 0) {
         const col = <T,>(f: (r: IntermediateRecord) => T) => write.map((w) => f(w.rec));
-        await c.query(
-          `SELECT meshroot_issue_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[],
+        await named.query({
+          name: "meshroot_issue_batch",
+          text: `SELECT meshroot_issue_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[],
              $11::bytea[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::text[], $19::text[], $20::text[],
              $21::bigint[], $22::text[], $23::text[], $24::bigint[], $25::text[], $26::text[], $27::bigint[], $28::text, $29::text[])`,
-          [
+          values: [
             supersede,
             col((r) => r.serial), col((r) => r.cluster), col((r) => r.trustDomain), col((r) => r.rootSerial), col((r) => r.generation),
             col((r) => r.status), col((r) => r.custody), col((r) => r.keyAlgorithm), col((r) => r.certPem), col((r) => (r.sealedKey ? Buffer.from(r.sealedKey) : null)),
@@ -129,7 +134,7 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
             col((r) => r.requestHash), col((r) => r.createdAt.getTime()), col((r) => r.subject ?? null), col((r) => r.keyId ?? null),
             write.map((w) => w.seq), write.map((w) => w.text), write.map((w) => w.hash), write.map((w) => w.at), CHANGE_CHANNEL, write.map((w) => w.payload),
           ],
-        );
+        });
       }
       return out;
     });

@@ -58,8 +58,9 @@ export interface PgDb {
   /**
    * Autocommit reads (a single SELECT each) that share a round trip: those issued in the same turn
    * of the event loop (one request's concurrent reads, and other requests' that arrived with it)
-   * go to the server together as one multi-statement query, one snapshot for all. A read whose
-   * parameters are not plain strings, numbers, booleans or null goes alone.
+   * go to the server together as one multi-statement query, one snapshot for all, each a statement
+   * the connection prepared once. A read whose parameters are not plain strings, numbers, booleans
+   * or null goes alone.
    */
   read: Sql;
   /**
@@ -106,7 +107,7 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
   return {
     pool,
     sql,
-    read: readBatcher(sql),
+    read: readBatcher(pool, sql),
     async tx(fn, { lock = true } = {}) {
       const client = await pool.connect().catch((err: unknown) => {
         throw asProblem(err);
@@ -142,44 +143,70 @@ export function openPg(url: string, options: PgOptions = {}): PgDb {
 /** Most reads sent in one round trip. */
 const READS_PER_TRIP = 32;
 
-/**
- * `text` with its parameters written in as literals, or undefined when one is not a plain value.
- * Each is a quoted literal of unknown type, as an untyped parameter is: the server resolves its
- * type from where it stands, as it does for $n. Only for meshroot's own SELECTs (no $ in literals).
- */
-function inline(text: string, values: unknown[] | undefined): string | undefined {
-  const literals: string[] = [];
+/** The parameters as quoted literals of unknown type (as untyped parameters are), or undefined when one is not a plain value. */
+function literals(values: unknown[] | undefined): string[] | undefined {
+  const out: string[] = [];
   for (const v of values ?? []) {
-    if (v === null || v === undefined) literals.push("NULL");
-    else if (typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))) literals.push(pg.escapeLiteral(String(v)));
+    if (v === null || v === undefined) out.push("NULL");
+    else if (typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))) out.push(pg.escapeLiteral(String(v)));
     else return undefined;
   }
-  return text.replace(/\$(\d+)/g, (_, n: string) => literals[Number(n) - 1] ?? "NULL");
+  return out;
 }
 
 /**
- * Coalesces reads issued in the same turn of the event loop into one simple-protocol query (a
- * round trip, and a statement's overhead in both processes, is most of what a read costs). One
- * read, or one that cannot be inlined, goes as it is; a combined query that fails is retried one
- * read at a time, so that each caller gets its own answer or error.
+ * Coalesces reads issued in the same turn of the event loop into one simple-protocol query: a
+ * round trip, with a statement's parsing and planning, is most of what a read costs in both
+ * processes. Each read is a statement prepared once per connection (PREPARE, the first time that
+ * connection sends it) and run as EXECUTE with its parameters as literals, so the server neither
+ * parses nor plans it again. A read whose parameters are not plain values goes as it is; when the
+ * combined query fails, its connection is dropped (with whatever it had prepared) and each read is
+ * sent again on its own, so that each caller gets its own answer or error.
  */
-function readBatcher(sql: Sql): Sql {
-  type Read = { text: string; values: unknown[] | undefined; inlined: string; resolve: (r: pg.QueryResult) => void; reject: (e: unknown) => void };
+function readBatcher(pool: pg.Pool, sql: Sql): Sql {
+  type Read = { text: string; values: unknown[] | undefined; lits: string[]; resolve: (r: pg.QueryResult) => void; reject: (e: unknown) => void };
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (name === undefined) names.set(text, (name = `meshroot_read_${names.size + 1}`));
+    return name;
+  };
+  const prepared = new WeakMap<pg.PoolClient, Set<string>>();
   let pending: Read[] = [];
   const alone = (r: Read) => sql.query(r.text, r.values).then(r.resolve, r.reject);
   const send = async (reads: Read[]) => {
-    if (reads.length === 1) return alone(reads[0]!);
-    let results: pg.QueryResult[];
+    let client: pg.PoolClient;
     try {
-      results = (await sql.query(reads.map((r) => r.inlined).join(";\n"))) as unknown as pg.QueryResult[];
+      client = await pool.connect();
     } catch (err) {
-      if (err instanceof DomainError) {
-        for (const r of reads) r.reject(err);
+      for (const r of reads) r.reject(asProblem(err));
+      return;
+    }
+    let results: pg.QueryResult[];
+    const onError = () => {};
+    client.on("error", onError);
+    try {
+      let done = prepared.get(client);
+      if (!done) prepared.set(client, (done = new Set()));
+      const missing = [...new Set(reads.map((r) => r.text))].filter((t) => !done.has(t));
+      if (missing.length > 0) {
+        await client.query(missing.map((t) => `PREPARE ${nameOf(t)} AS ${t}`).join(";\n"));
+        for (const t of missing) done.add(t);
+      }
+      const result = await client.query(reads.map((r) => `EXECUTE ${nameOf(r.text)}${r.lits.length ? `(${r.lits.join(", ")})` : ""}`).join(";\n"));
+      results = reads.length === 1 ? [result] : (result as unknown as pg.QueryResult[]);
+    } catch (err) {
+      client.removeListener("error", onError);
+      client.release(true);
+      if (isUnavailable(err)) {
+        for (const r of reads) r.reject(asProblem(err));
         return;
       }
       for (const r of reads) void alone(r);
       return;
     }
+    client.removeListener("error", onError);
+    client.release();
     reads.forEach((r, i) => r.resolve(results[i]!));
   };
   const flush = () => {
@@ -189,11 +216,11 @@ function readBatcher(sql: Sql): Sql {
   };
   return {
     query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
-      const inlined = inline(text, values);
-      if (inlined === undefined) return sql.query<R>(text, values);
+      const lits = literals(values);
+      if (lits === undefined) return sql.query<R>(text, values);
       return new Promise<pg.QueryResult<R>>((resolve, reject) => {
         if (pending.length === 0) setImmediate(flush);
-        pending.push({ text, values, inlined, resolve: resolve as (r: pg.QueryResult) => void, reject });
+        pending.push({ text, values, lits, resolve: resolve as (r: pg.QueryResult) => void, reject });
       });
     },
   };
