@@ -12,10 +12,14 @@ export interface VerifiedCsr {
 
 const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
-/** Named curves by OID; `size` (coordinate bytes) only for the ones meshroot issues for. */
-const CURVES: Record<string, { name: string; size?: number }> = {
-  "1.2.840.10045.3.1.7": { name: "P-256", size: 32 },
-  "1.3.132.0.34": { name: "P-384", size: 48 },
+/**
+ * Named curves by OID; `size` (coordinate bytes) and `spkiPrefix` (the DER of
+ * SubjectPublicKeyInfo { {id-ecPublicKey, curve}, BIT STRING header } that an uncompressed point
+ * completes, as OpenSSL encodes it) only for the ones meshroot issues for.
+ */
+const CURVES: Record<string, { name: string; size?: number; spkiPrefix?: Buffer }> = {
+  "1.2.840.10045.3.1.7": { name: "P-256", size: 32, spkiPrefix: Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex") },
+  "1.3.132.0.34": { name: "P-384", size: 48, spkiPrefix: Buffer.from("3076301006072a8648ce3d020106052b81040022036200", "hex") },
   "1.3.132.0.35": { name: "P-521" },
 };
 /** Signature algorithms accepted on a CSR: ECDSA or RSA PKCS#1 v1.5 with SHA-2. */
@@ -74,6 +78,15 @@ function parseCsr(der: Uint8Array): ParsedCsr {
   };
 }
 
+/** A signature check, in this thread: handing a ~60 µs ECDSA verification to the thread pool costs more than it saves. */
+function verifies(hash: string, data: Uint8Array, key: KeyObject, signature: Uint8Array): boolean {
+  try {
+    return verify(hash, data, key, signature);
+  } catch {
+    return false;
+  }
+}
+
 const invalid = (why: string) => new DomainError("invalid_csr", `csrPem: ${why}`);
 const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
 
@@ -82,7 +95,7 @@ const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
  * JWK import checks is on the curve. Anything else is refused rather than copied: OpenSSL cannot
  * load extra identifier bytes, Go cannot parse a compressed point.
  */
-function ecKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm } {
+function ecKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm; spki: Uint8Array } {
   const curve = csr.keyParams?.oid ? CURVES[csr.keyParams.oid] : undefined;
   const curveName = curve?.name ?? csr.keyParams?.oid ?? "(explicit or missing parameters)";
   const keyAlgorithm = keyAlgorithmOf({ name: "ECDSA", namedCurve: curveName } as EcKeyAlgorithm, "the CSR");
@@ -92,7 +105,9 @@ function ecKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm }
   if (bits.length !== 1 + 2 * size || bits[0] !== 0x04) throw invalid("the EC public key is not an uncompressed point (04 || X || Y)");
   try {
     const key = createPublicKey({ key: { kty: "EC", crv: curve!.name, x: b64url(bits.subarray(1, 1 + size)), y: b64url(bits.subarray(1 + size)) }, format: "jwk" });
-    return { key, keyAlgorithm };
+    // The point is on the curve (JWK import checks it): its SPKI is the canonical prefix and the
+    // point, byte for byte what exporting the key would give, without OpenSSL's encoder (~0.1 ms).
+    return { key, keyAlgorithm, spki: new Uint8Array(Buffer.concat([curve!.spkiPrefix!, bits])) };
   } catch {
     throw invalid(`the EC public key is not a point on ${curve!.name}`);
   }
@@ -151,7 +166,7 @@ function rsaKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm 
  * The public key as a KeyObject, and meshroot's name for its algorithm (keyAlgorithmOf decides
  * what is supported and words the refusal, as for imported roots).
  */
-function publicKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm } {
+function publicKeyOf(csr: ParsedCsr): { key: KeyObject; keyAlgorithm: KeyAlgorithm; spki?: Uint8Array } {
   if (csr.keyOid === EC_PUBLIC_KEY) return ecKeyOf(csr);
   if (csr.keyOid === RSA_ENCRYPTION) return rsaKeyOf(csr);
   // Any other key type: keyAlgorithmOf refuses it before the key is decoded.
@@ -175,7 +190,7 @@ export async function verifyCsr(pem: string): Promise<VerifiedCsr> {
     if (!(err instanceof DerError)) throw err;
     throw new DomainError("invalid_csr", `csrPem: the CERTIFICATE REQUEST could not be decoded as PKCS#10 (${err.message})`);
   }
-  let pub: { key: KeyObject; keyAlgorithm: KeyAlgorithm };
+  let pub: { key: KeyObject; keyAlgorithm: KeyAlgorithm; spki?: Uint8Array };
   try {
     pub = publicKeyOf(csr);
   } catch (err) {
@@ -189,9 +204,9 @@ export async function verifyCsr(pem: string): Promise<VerifiedCsr> {
   const keyFamily = pub.keyAlgorithm.startsWith("ecdsa") ? "ec" : "rsa";
   const ok =
     scheme.family === keyFamily &&
-    (await new Promise<boolean>((resolve) => verify(scheme.hash, csr.info, pub.key, csr.signature, (err, valid) => resolve(!err && valid))));
+    verifies(scheme.hash, csr.info, pub.key, csr.signature);
   if (!ok) throw new DomainError("csr_signature_invalid", "csrPem: the CSR's signature does not verify with its public key");
   // The certificate gets the canonical encoding of the validated key, never the CSR's bytes.
-  const spki = new Uint8Array(pub.key.export({ type: "spki", format: "der" }));
+  const spki = pub.spki ?? new Uint8Array(pub.key.export({ type: "spki", format: "der" }));
   return { spki, keyAlgorithm: pub.keyAlgorithm };
 }
