@@ -13,7 +13,7 @@ export async function openApiDocument(): Promise<string> {
   const db = openDatabase(":memory:");
   migrate(db);
   const vault = envelopeVault(new Uint8Array(32));
-  const core = createCore({ store: sqliteStore(db), rootKeys: sealedRootKeys(vault, globalThis.crypto), vault, crypto: globalThis.crypto, clock: systemClock });
+  const core = createCore({ store: sqliteStore(db), rootKeys: sealedRootKeys(vault), vault, crypto: globalThis.crypto, clock: systemClock });
   const app = await buildApp({ core, clock: systemClock, readiness: () => ({ ready: true, checks: {} }) });
   await app.ready();
   const doc = `${JSON.stringify(app.swagger(), null, 2)}\n`;

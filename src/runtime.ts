@@ -183,7 +183,7 @@ function wireCore(config: Readonly<Config>, store: Store, vault: KeyVault, clock
   const core = createCore({
     store,
     observer: combineObservers(metrics.observer, cache.observer),
-    rootKeys: rootKeysByScheme(sealedRootKeys(vault, globalThis.crypto), hsm?.rootKeys),
+    rootKeys: rootKeysByScheme(sealedRootKeys(vault), hsm?.rootKeys),
     vault,
     crypto: globalThis.crypto,
     clock,

@@ -39,7 +39,7 @@ export function testCore(at: string = T0) {
 /** The core over `store`, with the test master key for the vault and sealed root keys. */
 export function coreOver(store: Store, clock: Clock, observer?: Observer, options: { publicUrl?: string } = {}) {
   const vault = envelopeVault(MASTER_KEY);
-  return { vault, core: createCore({ store, rootKeys: sealedRootKeys(vault, crypto), vault, crypto, clock, observer, ...options }) };
+  return { vault, core: createCore({ store, rootKeys: sealedRootKeys(vault), vault, crypto, clock, observer, ...options }) };
 }
 
 export interface TestApp {

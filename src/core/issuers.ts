@@ -21,7 +21,7 @@ export function intermediateKeyAad(serial: string): string {
  * key), escrowed intermediates (for their CRLs) through the vault. Each is made once per serial
  * and kept: a key never changes for a serial, so the cache needs no invalidation.
  */
-export function issuerCache({ rootKeys, vault, crypto }: { rootKeys: RootKeys; vault: KeyVault; crypto: Crypto }) {
+export function issuerCache({ rootKeys, vault }: { rootKeys: RootKeys; vault: KeyVault }) {
   const cache = new Map<string, Promise<RootIssuer>>();
 
   function load(serial: string, make: () => Promise<RootIssuer>): Promise<RootIssuer> {
@@ -67,10 +67,10 @@ export function issuerCache({ rootKeys, vault, crypto }: { rootKeys: RootKeys; v
         if (rec.keyId) {
           // Rows issued since the key identifier is stored: the subject and key read straight from the DER.
           const { subjectDer, spki } = subjectAndSpki(parseSinglePem(rec.certPem, "certPem", ["CERTIFICATE"]).der);
-          return { subjectDer, keyId: rec.keyId, organization: "", signer: await pkcs8Signer(crypto, pkcs8, rec.keyAlgorithm, spki) };
+          return { subjectDer, keyId: rec.keyId, organization: "", signer: pkcs8Signer(pkcs8, rec.keyAlgorithm, spki) };
         }
         const { cert, ...issuer } = describe(rec.certPem);
-        return { ...issuer, signer: await pkcs8Signer(crypto, pkcs8, rec.keyAlgorithm, new Uint8Array(cert.publicKey.rawData)) };
+        return { ...issuer, signer: pkcs8Signer(pkcs8, rec.keyAlgorithm, new Uint8Array(cert.publicKey.rawData)) };
       });
     },
   };

@@ -8,7 +8,7 @@ import { pkcs8Signer } from "../x509/signer.js";
  * Root keys sealed under the master key (the KeyVault), stored in the root's row as a key
  * reference: `sealed:<aad>:<hex of the envelope>`, where the AAD binds the envelope to its row
  * (`root:<serial>`) so that a reference copied to another row fails to open. The key is opened
- * only here, imported as a non-extractable CryptoKey, and handed out as a Signer.
+ * only here, held as a node:crypto KeyObject inside a Signer, and handed out only as that Signer.
  */
 export const SEALED_SCHEME = "sealed:";
 
@@ -27,15 +27,15 @@ export function parseSealedRef(keyRef: string): { aad: string; sealed: Uint8Arra
 }
 
 /** RootKeys over a KeyVault. */
-export function sealedRootKeys(vault: KeyVault, crypto: Crypto): RootKeys {
+export function sealedRootKeys(vault: KeyVault): RootKeys {
   function pending(pkcs8: Uint8Array<ArrayBuffer>, spki: Uint8Array, alg: KeyAlgorithm): Promise<PendingRootKey> {
-    return pkcs8Signer(crypto, pkcs8, alg, spki).then((signer) => ({
-      signer,
+    return Promise.resolve({
+      signer: pkcs8Signer(pkcs8, alg, spki),
       async bind(serial) {
         const aad = rootKeyAad(serial);
         return `${SEALED_SCHEME}${aad}:${Buffer.from(await vault.seal(pkcs8, aad)).toString("hex")}`;
       },
-    }));
+    });
   }
   return {
     async generate(alg) {
@@ -48,7 +48,7 @@ export function sealedRootKeys(vault: KeyVault, crypto: Crypto): RootKeys {
     async signerFor(keyRef, alg) {
       const { aad, sealed } = parseSealedRef(keyRef);
       const pkcs8 = await vault.open(sealed, aad);
-      return pkcs8Signer(crypto, pkcs8, alg, spkiOfPkcs8(pkcs8));
+      return pkcs8Signer(pkcs8, alg, spkiOfPkcs8(pkcs8));
     },
   };
 }

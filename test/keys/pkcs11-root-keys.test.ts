@@ -131,7 +131,7 @@ describe.skipIf(skipSofthsm)("root keys in a PKCS#11 token (SoftHSM2)", () => {
   });
 
   it("dispatches on the reference's scheme: sealed and pkcs11 roots side by side", async () => {
-    const sealed = sealedRootKeys(envelopeVault(MASTER_KEY), crypto);
+    const sealed = sealedRootKeys(envelopeVault(MASTER_KEY));
     const both = rootKeysByScheme(sealed, keys);
     const soft1 = await both.generate("ecdsa-p256");
     const hard = await both.hsm!.generate("ecdsa-p256");

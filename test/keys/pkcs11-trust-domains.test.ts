@@ -44,7 +44,7 @@ async function appWith(rootKeys: RootKeys): Promise<{ app: App; db: Db; call: (m
   return { app, db, call };
 }
 
-const sealed = sealedRootKeys(envelopeVault(MASTER_KEY), crypto);
+const sealed = sealedRootKeys(envelopeVault(MASTER_KEY));
 
 describe("without an HSM configured", () => {
   it("refuses keyStorage pkcs11 and an import by keyUri with pkcs11_not_configured (409), writing nothing", async () => {

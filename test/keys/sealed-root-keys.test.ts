@@ -6,7 +6,7 @@ import { DomainError } from "../../src/errors.js";
 import { KEY_ALGORITHMS } from "../../src/x509/key-algorithms.js";
 import { MASTER_KEY, testApp, TEST_CTX } from "../helpers.js";
 
-const keys = sealedRootKeys(envelopeVault(MASTER_KEY), crypto);
+const keys = sealedRootKeys(envelopeVault(MASTER_KEY));
 const data = Buffer.from("to be signed");
 
 function verifies(spki: Uint8Array, alg: string, signature: Uint8Array): boolean {
@@ -32,7 +32,7 @@ describe("sealed root keys (the signer seam)", () => {
     await expect(keys.signerFor(flipped, "ecdsa-p256")).rejects.toMatchObject({ code: "decryption_failed" });
     const moved = `sealed:root:0c0d:${ref.slice(hexAt)}`;
     await expect(keys.signerFor(moved, "ecdsa-p256")).rejects.toMatchObject({ code: "decryption_failed" });
-    const otherVault = sealedRootKeys(envelopeVault(new Uint8Array(32).fill(9)), crypto);
+    const otherVault = sealedRootKeys(envelopeVault(new Uint8Array(32).fill(9)));
     await expect(otherVault.signerFor(ref, "ecdsa-p256")).rejects.toMatchObject({ code: "master_key_mismatch" });
     for (const bad of ["pkcs11:token=x;object=y", "sealed:", "sealed:root:0a:xyz", `sealed::${ref.slice(hexAt)}`]) {
       expect(() => parseSealedRef(bad), bad).toThrow(DomainError);
