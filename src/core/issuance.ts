@@ -18,6 +18,9 @@ import type { ClusterPolicy, IntermediateRecord, KeyVault, Observer, Page, RootR
 import { bundleRoots, isSwitched, issuingRoot, openRotation } from "./root-rotation-plan.js";
 import type { PendingActivation, StagedRotationService } from "./staged-rotation.js";
 
+/** A trust domain's roots and its latest root rotation, as one read saw them. */
+type RootsRead = [RootRecord[], Awaited<ReturnType<Store["latestRootRotation"]>>];
+
 /** How far notBefore is set back, for clocks that run a little behind. */
 export const BACKDATE_MS = 60_000;
 
@@ -98,8 +101,8 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
   }
 
   /** The cacerts files of an intermediate; decrypts the key only when `withKey`. */
-  async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string): Promise<CacertsFiles> {
-    const [roots, rotation] = await Promise.all([store.listRoots(record.trustDomain), store.latestRootRotation(record.trustDomain)]);
+  async function filesFor(record: IntermediateRecord, withKey: boolean, keyPem?: string, read?: RootsRead): Promise<CacertsFiles> {
+    const [roots, rotation] = read ?? (await Promise.all([store.listRoots(record.trustDomain), store.latestRootRotation(record.trustDomain)]));
     const signingRoot = roots.find((r) => r.serial === record.rootSerial);
     if (!signingRoot) throw new Error(`root ${record.rootSerial} of intermediate ${record.serial} is missing`);
     if (withKey && keyPem === undefined && record.sealedKey) {
@@ -140,7 +143,7 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
         // A record not created here is an earlier one for the same Idempotency-Key: replayed.
         if (!made.created) return await replay(made.record, req, ctx);
         observer.issuance("success");
-        return { record: made.record, created: true, files: await filesFor(made.record, true, made.keyPem) };
+        return { record: made.record, created: true, files: await filesFor(made.record, true, made.keyPem, made.roots) };
       } catch (err) {
         observer.issuance("failure");
         throw err;
@@ -191,7 +194,7 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
     req: IssueRequest,
     ctx: AuditContext,
     preparedUnder?: RootRecord,
-  ): Promise<{ record: IntermediateRecord; created: boolean; keyPem?: string | undefined }> {
+  ): Promise<{ record: IntermediateRecord; created: boolean; keyPem?: string | undefined; roots?: RootsRead }> {
     const cluster = await requireCluster(store, clusterName);
     if (cluster.decommissionedAt) {
       throw new DomainError("cluster_decommissioned", `cluster ${clusterName} is decommissioned; it gets no new intermediates`);
@@ -296,7 +299,8 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
       // Its first CRL (signed by the rotation run or the next cacerts?crl=true) needs no import of the sealed key.
       issuers.seedIntermediate(serial, { subjectDer: subjectAndSpki(der).subjectDer, keyId: record.keyId!, signer: keyObjectSigner(escrowed.privateKey, record.keyAlgorithm, escrowed.spki) });
     }
-    return { ...result, keyPem: pkcs8 ? pkcs8Pem(pkcs8) : undefined };
+    // The roots as this issuance read them: its Secret's bundle needs no second read.
+    return { ...result, keyPem: pkcs8 ? pkcs8Pem(pkcs8) : undefined, roots: [roots, rotation] };
   }
 
   /**
