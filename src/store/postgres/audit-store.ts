@@ -1,3 +1,4 @@
+import { randomBytes, randomInt } from "node:crypto";
 import { eventText, GENESIS_HASH, parseStoredEvent, sha256Hex, verifyChainAsync, type AuditEvent, type AuditInput } from "../../core/audit.js";
 import type { AuditFilter, AuditStore } from "../../core/ports.js";
 import type { PgDb, Sql } from "./pool.js";
@@ -41,6 +42,23 @@ export function chainEvent(input: AuditInput, prev: { seq: number; hash: string 
   const partial = { ...input, details, seq: (prev?.seq ?? 0) + 1, prevHash: prev?.hash ?? GENESIS_HASH };
   const text = eventText(partial);
   return { event: { ...partial, hash: sha256Hex(text) }, text };
+}
+
+/**
+ * The canonical text of `input`'s event in three parts around the two values that depend on the
+ * chain head: text = head + JSON string of prevHash + mid + seq + tail. Found by chaining to a
+ * random head and locating its values, so it follows eventText whatever its layout; undefined
+ * when they are not each found once, in that order (the caller then chains in the process).
+ */
+export function splitEventText(input: AuditInput): { head: string; mid: string; tail: string } | undefined {
+  const prev = { seq: 1e15 + randomInt(2 ** 40), hash: randomBytes(32).toString("hex") };
+  const { text } = chainEvent(input, prev);
+  const hash = JSON.stringify(prev.hash);
+  const seq = String(prev.seq + 1);
+  const h = text.indexOf(hash);
+  const s = text.indexOf(seq, h + hash.length);
+  if (h < 0 || s < 0 || text.indexOf(hash, h + 1) >= 0 || text.indexOf(seq, s + 1) >= 0 || text.slice(0, h).includes(seq)) return undefined;
+  return { head: text.slice(0, h), mid: text.slice(h + hash.length, s), tail: text.slice(s + seq.length) };
 }
 
 export const appendAudit: AuditAppender = async (c, input, cursor) => {

@@ -1,9 +1,9 @@
-import type pg from "pg";
 import type { AuditInput } from "../../core/audit.js";
 import type { IntermediateRecord, IntermediateStore } from "../../core/ports.js";
 import { DomainError } from "../../errors.js";
-import { appendAudit, chainEvent, CHANGE_CHANNEL, readChainHead, type ChainCursor } from "./audit-store.js";
-import { isUnavailable, isUniqueViolation, type PgDb, type Sql } from "./pool.js";
+import { GENESIS_HASH } from "../../core/audit.js";
+import { appendAudit, CHANGE_CHANNEL, readChainHead, splitEventText, type ChainCursor } from "./audit-store.js";
+import { AUDIT_LOCK, isUnavailable, isUniqueViolation, type PgDb, type Sql } from "./pool.js";
 import { INTERMEDIATE_SELECT, toIntermediate, type IntermediateRow } from "../rows.js";
 
 /** How many issuances share one commit at most. */
@@ -54,14 +54,14 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
 
   // Group commit: issuances that arrive while a batch commits share the next transaction, so one
   // audit-lock acquisition and one commit (one WAL flush) serve them all; with every audited write
-  // serialised on that lock, this is what lets issuance scale past one commit at a time. Under the
-  // lock a batch costs four round trips however many items it holds: the lock, one read of the
-  // state every item is checked against (each cluster's newest generation and waiting prepared
-  // one, the chain head), one call that writes them all (meshroot_issue_batch, migration 0002),
-  // the commit. Every audited write takes the same lock, so what that read saw holds until the
-  // commit. Items refused by the checks are answered with their error and do not undo the others;
-  // should the write itself fail, the batch is retried one item at a time with a savepoint each.
-  // Callers are answered after the commit.
+  // serialised on that lock, this is what lets issuance scale past one commit at a time. A batch
+  // is one statement, meshroot_issue_chained (migration 0003): under the lock it checks each item
+  // against the rows as they are, writes it and chains its audit event, whose canonical text the
+  // process sends in three parts around the head-dependent prevHash and seq. The lock is held for
+  // that statement and its commit only, never across a round trip, so another replica waits for
+  // the database alone. Items refused by the checks are answered with their error and do not undo
+  // the others; should the statement fail, the batch is retried one item at a time with a
+  // savepoint each. Callers are answered after the commit.
   type Item = { ok: true; value: { record: IntermediateRecord; created: boolean } } | { ok: false; error: unknown };
   type Pending = { rec: IntermediateRecord; audit: AuditInput; resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
   const queue: Pending[] = [];
@@ -71,73 +71,49 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
   const generationMoved = (rec: IntermediateRecord, g: number) =>
     new DomainError("rotation_in_progress", `another issuance for cluster ${rec.cluster} committed generation ${g || null} first; retry to issue the next one`);
 
-  /** The batch in one write: checked against the state read under the lock, chained, inserted. */
-  const batched = (items: Pending[]) =>
-    db.tx(async (c) => {
-      const clusters = [...new Set(items.map((it) => it.rec.cluster))];
-      // Named statements: parsed and planned once per connection.
-      const named = c as unknown as Pick<pg.ClientBase, "query">;
-      const { rows } = await named.query<{ cluster: string; g: number; prepared: boolean; seq: number | null; hash: string | null }>({
-        name: "meshroot_issue_state",
-        text: `SELECT k.cluster, COALESCE((SELECT MAX(generation) FROM intermediates WHERE cluster = k.cluster), 0) AS g,
-           EXISTS (SELECT 1 FROM intermediates WHERE cluster = k.cluster AND status = 'prepared') AS prepared, h.seq, h.hash
-         FROM unnest($1::text[]) AS k(cluster) LEFT JOIN (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) h ON true`,
-        values: [clusters],
-      });
-      const state = new Map(rows.map((r) => [r.cluster, { g: r.g, prepared: r.prepared }]));
-      let head = rows[0]?.seq != null ? { seq: rows[0].seq, hash: rows[0].hash! } : null;
-      const byKey = new Map<string, IntermediateRecord>();
-      const out: Item[] = [];
-      const write: { rec: IntermediateRecord; seq: number; text: string; hash: string; at: number; payload: string }[] = [];
-      const supersede: string[] = [];
-      for (const { rec, audit } of items) {
-        if (rec.idempotencyKey !== null) {
-          const k = `${rec.cluster}\u0000${rec.idempotencyKey}`;
-          const earlier = byKey.get(k) ?? (await byIdempotencyKey(c, rec.cluster, rec.idempotencyKey));
-          if (earlier) {
-            out.push({ ok: true, value: { record: earlier, created: false } });
-            continue;
-          }
-          byKey.set(k, rec);
-        }
-        const st = state.get(rec.cluster)!;
-        if (st.g !== rec.generation - 1) {
-          out.push({ ok: false, error: generationMoved(rec, st.g) });
-          continue;
-        }
-        // A second prepared one beside the waiting one: what the one-prepared index would refuse.
-        if (rec.status === "prepared" && st.prepared) {
-          out.push({ ok: false, error: conflict({ code: "23505" }, rec) });
-          continue;
-        }
-        st.g = rec.generation;
-        if (rec.status === "prepared") st.prepared = true;
-        else if (rec.status === "active") supersede.push(rec.cluster);
-        const { event, text } = chainEvent(audit, head);
-        head = { seq: event.seq, hash: event.hash };
-        write.push({ rec, seq: event.seq, text, hash: event.hash, at: audit.at.getTime(), payload: audit.trustDomain ?? "" });
+  /** The batch in one statement, or undefined when an event's text cannot be split around prevHash and seq. */
+  const chained = async (items: Pending[]): Promise<Item[] | undefined> => {
+    const parts = items.map((it) => splitEventText(it.audit));
+    if (parts.some((x) => x === undefined)) return undefined;
+    const col = <T,>(f: (r: IntermediateRecord) => T) => items.map((it) => f(it.rec));
+    const { rows } = await db.sql.query<{ outcome: "created" | "replay" | "generation" | "prepared"; detail: string | null }>(
+      {
+        name: "meshroot_issue_chained",
+        text: `SELECT outcome, detail FROM meshroot_issue_chained($1::bigint, $2::text, $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[],
+           $10::text[], $11::text[], $12::bytea[], $13::text[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::bigint[], $19::text[], $20::text[],
+           $21::text[], $22::bigint[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::bigint[], $29::text, $30::text[])`,
+      } as unknown as string,
+      [
+        AUDIT_LOCK.toString(), GENESIS_HASH,
+        col((r) => r.serial), col((r) => r.cluster), col((r) => r.trustDomain), col((r) => r.rootSerial), col((r) => r.generation),
+        col((r) => r.status), col((r) => r.custody), col((r) => r.keyAlgorithm), col((r) => r.certPem), col((r) => (r.sealedKey ? Buffer.from(r.sealedKey) : null)),
+        col((r) => r.fingerprintSha256), col((r) => r.notBefore.getTime()), col((r) => r.notAfter.getTime()), col((r) => r.rotateAfter.getTime()),
+        col((r) => r.supersedes), col((r) => r.revokedAt?.getTime() ?? null), col((r) => r.revocationReason), col((r) => r.idempotencyKey),
+        col((r) => r.requestHash), col((r) => r.createdAt.getTime()), col((r) => r.subject ?? null), col((r) => r.keyId ?? null),
+        parts.map((x) => x!.head), parts.map((x) => x!.mid), parts.map((x) => x!.tail), items.map((it) => it.audit.at.getTime()),
+        CHANGE_CHANNEL, items.map((it) => it.audit.trustDomain ?? ""),
+      ],
+    );
+    // An item replaying an earlier one of this batch gets that record; an older one is read (committed by now).
+    const created = new Map<string, IntermediateRecord>();
+    const out: Item[] = [];
+    for (const [i, { rec }] of items.entries()) {
+      const row = rows[i]!;
+      if (row.outcome === "created") {
+        created.set(rec.serial, rec);
         out.push({ ok: true, value: { record: rec, created: true } });
+      } else if (row.outcome === "replay") {
+        const earlier = created.get(row.detail!) ?? (await byIdempotencyKey(db.sql, rec.cluster, rec.idempotencyKey!));
+        out.push(earlier ? { ok: true, value: { record: earlier, created: false } } : { ok: false, error: new DomainError("rotation_in_progress", `another issuance for cluster ${rec.cluster} is in progress; retry`) });
+      } else if (row.outcome === "generation") {
+        out.push({ ok: false, error: generationMoved(rec, Number(row.detail)) });
+      } else {
+        // A second prepared one beside the waiting one: what the one-prepared index would refuse.
+        out.push({ ok: false, error: conflict({ code: "23505" }, rec) });
       }
-      if (write.length > 0) {
-        const col = <T,>(f: (r: IntermediateRecord) => T) => write.map((w) => f(w.rec));
-        await named.query({
-          name: "meshroot_issue_batch",
-          text: `SELECT meshroot_issue_batch($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::text[],
-             $11::bytea[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::text[], $19::text[], $20::text[],
-             $21::bigint[], $22::text[], $23::text[], $24::bigint[], $25::text[], $26::text[], $27::bigint[], $28::text, $29::text[])`,
-          values: [
-            supersede,
-            col((r) => r.serial), col((r) => r.cluster), col((r) => r.trustDomain), col((r) => r.rootSerial), col((r) => r.generation),
-            col((r) => r.status), col((r) => r.custody), col((r) => r.keyAlgorithm), col((r) => r.certPem), col((r) => (r.sealedKey ? Buffer.from(r.sealedKey) : null)),
-            col((r) => r.fingerprintSha256), col((r) => r.notBefore.getTime()), col((r) => r.notAfter.getTime()), col((r) => r.rotateAfter.getTime()),
-            col((r) => r.supersedes), col((r) => r.revokedAt?.getTime() ?? null), col((r) => r.revocationReason), col((r) => r.idempotencyKey),
-            col((r) => r.requestHash), col((r) => r.createdAt.getTime()), col((r) => r.subject ?? null), col((r) => r.keyId ?? null),
-            write.map((w) => w.seq), write.map((w) => w.text), write.map((w) => w.hash), write.map((w) => w.at), CHANGE_CHANNEL, write.map((w) => w.payload),
-          ],
-        });
-      }
-      return out;
-    });
+    }
+    return out;
+  };
 
   /** The batch one item at a time, each under its own savepoint: one refusal does not undo the others. */
   const oneByOne = (items: Pending[]) =>
@@ -164,7 +140,7 @@ export function postgresIntermediateStore(db: PgDb): IntermediateStore {
       let results: Item[];
       try {
         try {
-          results = await batched(items);
+          results = (await chained(items)) ?? (await oneByOne(items));
         } catch (error) {
           // Nothing of the batch committed: a lost database fails it; anything else is retried item by item.
           if (isUnavailable(error) || (error instanceof DomainError && error.code === "database_unavailable")) throw error;

@@ -8,9 +8,9 @@ import { allAudit, audit, intermediate, seedCluster, seedDomain } from "../contr
 import { skipPostgres, startPostgres, type PgServer } from "./server.js";
 
 /**
- * The PostgreSQL issuance path in few round trips: a group commit's items checked under the audit
- * lock and written in one call (and, when that call fails, one item at a time), and reads issued
- * together sent together.
+ * The PostgreSQL issuance path in few round trips: a group commit's items checked, written and
+ * chained under the audit lock in one statement (and, when it fails, one item at a time), and
+ * reads issued together sent together.
  */
 
 const issueAudit = (r: IntermediateRecord) => audit("intermediate.issue", r.serial, { cluster: r.cluster, trustDomain: r.trustDomain });
@@ -59,12 +59,26 @@ describe.skipIf(skipPostgres)("round trips on PostgreSQL", () => {
     const second = clusters.map((c, i) => intermediate(c, r.serial, 2, { supersedes: first[i]!.serial }));
     const results = await Promise.all(second.map((rec) => store.insertIntermediate(rec, issueAudit(rec))));
     expect(results.every((x) => x.created)).toBe(true);
-    // The lock, the state read, the write, the commit: however many items the batch holds.
-    expect(sent.length).toBe(4);
+    // One statement (the lock, the checks, the writes, the chain), however many items the batch holds.
+    expect(sent.length).toBe(1);
     for (const [i, c] of clusters.entries()) {
       expect((await store.getActiveIntermediate(c.name))!.serial).toBe(second[i]!.serial);
       expect((await store.getIntermediate(first[i]!.serial))!).toMatchObject({ status: "superseded", supersededBy: second[i]!.serial });
     }
+    expect((await verifyPostgresChain(store)).ok).toBe(true);
+  });
+
+  it("chains events whose text has quotes, backslashes and characters beyond ASCII as the process hashes them", async () => {
+    const { store, sent } = await fresh();
+    const r = await seedDomain(store, "one.example");
+    const c = await seedCluster(store, "east", "one.example");
+    sent.length = 0;
+    const rec = intermediate(c, r.serial, 1);
+    const input = { ...issueAudit(rec), details: { note: 'ünï\u00e7ødé ✓ 🚀 "quoted" back\\slash \u0001', nested: { seq: 1, prevHash: "0".repeat(64) } } };
+    expect((await store.insertIntermediate(rec, input)).created).toBe(true);
+    expect(sent.length).toBe(1);
+    const events = await allAudit(store);
+    expect(events.at(-1)!.details).toEqual(input.details);
     expect((await verifyPostgresChain(store)).ok).toBe(true);
   });
 
