@@ -1,29 +1,42 @@
-import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, generateKeyPairSync, type KeyObject } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
+import { ecPkcs8, ecSpki, isEcCurve, jwkPoint } from "./ec-keys.js";
 import { keyAlgorithmOf, keyGenParams, type KeyAlgorithm } from "./key-algorithms.js";
 import { parseSinglePem, toPem } from "./pem.js";
 
 /**
- * Generates a key pair of `alg` (in the libuv thread pool; the parameters of WebCrypto generation,
- * keyGenParams) and returns it encoded, SubjectPublicKeyInfo and PKCS#8 DER, with the private key
- * as a KeyObject too: a signer that needs no import of the encoded key (an intermediate's first
- * CRL is signed with it). Encoding a KeyObject is cheap, unlike WebCrypto's exportKey.
+ * Generates a key pair of `alg` (the parameters of WebCrypto generation, keyGenParams) and returns
+ * it encoded, SubjectPublicKeyInfo and PKCS#8 DER, with the private key as a KeyObject too: a
+ * signer that needs no import of the encoded key (an intermediate's first CRL is signed with it).
+ * An EC key (~70 µs) is generated in this thread and encoded from its JWK (ec-keys.ts: OpenSSL's
+ * DER encoders cost three times the generation); an RSA key in the libuv thread pool.
  */
 export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array<ArrayBuffer>; pkcs8: Uint8Array<ArrayBuffer>; privateKey: KeyObject }> {
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | null, publicKey: KeyObject, privateKey: KeyObject) =>
+  const params = keyGenParams(alg);
+  if ("namedCurve" in params) {
+    try {
+      const curve = params.namedCurve;
+      if (!isEcCurve(curve)) throw new Error(`no DER encoding for ${curve}`);
+      const { privateKey } = generateKeyPairSync("ec", { namedCurve: curve });
+      const jwk = privateKey.export({ format: "jwk" });
+      const point = jwkPoint(jwk.x!, jwk.y!);
+      return Promise.resolve({ spki: ecSpki(curve, point), pkcs8: ecPkcs8(curve, Buffer.from(jwk.d!, "base64url"), point), privateKey });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  return new Promise((resolve, reject) =>
+    nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length) }, (err, publicKey, privateKey) =>
       err
         ? reject(err)
         : resolve({
             spki: new Uint8Array(publicKey.export({ type: "spki", format: "der" })),
             pkcs8: new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" })),
             privateKey,
-          });
-    const params = keyGenParams(alg);
-    if ("namedCurve" in params) nodeGenerateKeyPair("ec", { namedCurve: params.namedCurve }, done);
-    else nodeGenerateKeyPair("rsa", { modulusLength: params.modulusLength, publicExponent: Buffer.from(params.publicExponent).readUIntBE(0, params.publicExponent.length) }, done);
-  });
+          }),
+    ),
+  );
 }
 
 /** DER SubjectPublicKeyInfo of the public half of a PKCS#8 DER private key. */
