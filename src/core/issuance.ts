@@ -210,13 +210,14 @@ export function issuanceService({ store, vault, issuers, staging, clock, observe
         `the CSR's key is ${csr.keyAlgorithm}, but cluster ${clusterName}'s policy requires ${cluster.policy.keyAlgorithm}`,
       );
     }
-    const [roots, rotation, active, domain, latest] = await Promise.all([
+    const [roots, rotation, domain, latest] = await Promise.all([
       store.listRoots(cluster.trustDomain),
       store.latestRootRotation(cluster.trustDomain),
-      store.getActiveIntermediate(clusterName),
       store.getTrustDomain(cluster.trustDomain),
       store.getLatestIntermediate(clusterName),
     ]);
+    // Usually the latest generation is the active one; else (prepared, revoked) it is read.
+    const active = latest?.status === "active" ? latest : await store.getActiveIntermediate(clusterName);
     // Where clusters load ca-crl.pem, a rotation is staged (staged-rotation.ts); a first issuance,
     // a revoked cluster's re-issue and a root rotation's own steps are not.
     const staged = !preparedUnder && domain?.caCrl === true && active !== undefined && !openRotation(rotation);
