@@ -74,6 +74,8 @@ export function issuanceWriter(dbFile: string): IssuanceCommitter {
       port.ref();
       port.postMessage({ id, items: items.map(({ rec, audit }) => ({ rec, audit })) } satisfies WriterRequest);
     } catch (err) {
+      // The thread could not start (its module, its database): the next issuance tries again.
+      started = undefined;
       for (const it of items) it.reject(err);
     }
   };

@@ -101,6 +101,8 @@ describe("SQLite issuance writer thread", () => {
     const c = { name: "c", trustDomain: "one.example" };
     const rec = intermediate(c, "00", 1);
     await expect(writer.submit(rec, audit("intermediate.issue", rec.serial))).rejects.toThrow();
+    // Each later issuance tries a new thread, and fails the same way (no issuance is left hanging).
+    await expect(writer.submit(rec, audit("intermediate.issue", rec.serial))).rejects.toThrow();
     await writer.close();
   });
 });
