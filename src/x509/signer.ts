@@ -1,6 +1,6 @@
 import { createPrivateKey, sign as nodeSign, type KeyObject } from "node:crypto";
 import { ecdsaDer } from "./der.js";
-import { keyImportParams, signingAlgorithm, type KeyAlgorithm } from "./key-algorithms.js";
+import { signingAlgorithm, type KeyAlgorithm } from "./key-algorithms.js";
 
 /**
  * Something that signs as an issuer: the seam between the encoders (which build the bytes to be
@@ -29,9 +29,19 @@ export function cryptoKeySigner(crypto: Crypto, privateKey: CryptoKey, keyAlgori
   };
 }
 
-/** A Signer over a PKCS#8 DER private key, held as a node:crypto KeyObject (see keyObjectSigner). */
+/**
+ * A Signer over a PKCS#8 DER private key, held as a node:crypto KeyObject (see keyObjectSigner).
+ * Throws when the key is not of `keyAlgorithm` (type, curve, modulus size), as WebCrypto's import
+ * did: a signature must never come from a key other than the one the certificate names.
+ */
 export function pkcs8Signer(pkcs8: Uint8Array, keyAlgorithm: KeyAlgorithm, spki: Uint8Array): Signer {
-  return keyObjectSigner(createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" }), keyAlgorithm, spki);
+  const key = createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+  const details = key.asymmetricKeyDetails;
+  const matches = keyAlgorithm.startsWith("ecdsa")
+    ? key.asymmetricKeyType === "ec" && details?.namedCurve === (keyAlgorithm === "ecdsa-p384" ? "secp384r1" : "prime256v1")
+    : key.asymmetricKeyType === "rsa" && details?.modulusLength === Number(keyAlgorithm.slice("rsa-".length));
+  if (!matches) throw new Error(`the private key is not ${keyAlgorithm} (${key.asymmetricKeyType} ${details?.namedCurve ?? details?.modulusLength ?? ""})`);
+  return keyObjectSigner(key, keyAlgorithm, spki);
 }
 
 /**

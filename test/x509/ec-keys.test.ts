@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } 
 import { describe, expect, it } from "vitest";
 import { ecPkcs8, ecSpki, jwkPoint } from "../../src/x509/ec-keys.js";
 import { generateKeyPairDer } from "../../src/x509/private-keys.js";
+import { pkcs8Signer } from "../../src/x509/signer.js";
 
 // The EC key encodings written directly must be OpenSSL's, byte for byte: 300 keys per curve
 // cover scalars and coordinates with leading zero bytes (about one in 128 each).
@@ -36,5 +37,20 @@ describe("EC key DER", () => {
       expect(verify(null, data, pub, sign(null, data, privateKey))).toBe(true);
       expect(Buffer.from(pkcs8)).toEqual(privateKey.export({ type: "pkcs8", format: "der" }));
     }
+  });
+});
+
+describe("pkcs8Signer", () => {
+  it("refuses a key of another algorithm than the one named (curve, type, modulus size)", async () => {
+    const { pkcs8, spki } = await generateKeyPairDer("ecdsa-p256");
+    expect(() => pkcs8Signer(pkcs8, "ecdsa-p384", spki)).toThrow(/not ecdsa-p384/);
+    expect(() => pkcs8Signer(pkcs8, "rsa-2048", spki)).toThrow(/not rsa-2048/);
+    const signer = pkcs8Signer(pkcs8, "ecdsa-p256", spki);
+    const data = Buffer.from("meshroot");
+    expect(verify("sha256", data, createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }), await signer.sign(data))).toBe(true);
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const rsaPkcs8 = new Uint8Array(rsa.privateKey.export({ type: "pkcs8", format: "der" }));
+    expect(() => pkcs8Signer(rsaPkcs8, "rsa-3072", spki)).toThrow(/not rsa-3072/);
+    expect(() => pkcs8Signer(rsaPkcs8, "ecdsa-p256", spki)).toThrow(/not ecdsa-p256/);
   });
 });
