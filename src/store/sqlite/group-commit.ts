@@ -2,7 +2,7 @@ import type { AuditInput } from "../../core/audit.js";
 import type { IntermediateRecord } from "../../core/ports.js";
 import type { AuditAppender } from "./audit-store.js";
 import type { Db } from "./database.js";
-import { issueTransaction, type IssueOutcome } from "./issue-transaction.js";
+import { issueTransaction, type IssueOutcome, type PendingIssue } from "./issue-transaction.js";
 
 /** How issuances reach the database: `submit` answers once its commit is durable (or refused). */
 export interface IssuanceCommitter {
@@ -19,7 +19,8 @@ const GROUP_COMMIT_WINDOW_MS = 5;
 /** How long a read of the latest generation counts as notice of an insert to come. */
 const EXPECT_MS = 50;
 
-type Pending = { rec: IntermediateRecord; audit: AuditInput; resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
+/** A submitted issuance and its caller, waiting for its commit. */
+export type Pending = PendingIssue & { resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
 
 /** Answers each caller from its outcome (a created outcome is its own record). */
 export function settle(items: readonly Pending[], outcomes: readonly IssueOutcome[]): void {

@@ -2,7 +2,7 @@ import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import type { AuditInput } from "../../core/audit.js";
 import type { IntermediateRecord } from "../../core/ports.js";
 import { DomainError, type ErrorCode } from "../../errors.js";
-import { settle, type IssuanceCommitter } from "./group-commit.js";
+import { settle, type IssuanceCommitter, type Pending } from "./group-commit.js";
 import type { IssueOutcome, PendingIssue } from "./issue-transaction.js";
 
 /** An error as it crosses from the writer thread: a DomainError keeps its code, any other its message and SQLite code. */
@@ -21,8 +21,6 @@ export function fromWire(w: WireError): Error {
   if (w.domain) return new DomainError(w.code, w.message);
   return Object.assign(new Error(w.message), w.code === undefined ? {} : { code: w.code });
 }
-
-type Pending = PendingIssue & { resolve: (r: { record: IntermediateRecord; created: boolean }) => void; reject: (e: unknown) => void };
 
 /**
  * The writer thread: issuances commit on its own connection to the same database file, so that
