@@ -1,6 +1,5 @@
 import { createPrivateKey, sign as nodeSign, type KeyObject } from "node:crypto";
-import { ecdsaDer } from "./der.js";
-import { signingAlgorithm, type KeyAlgorithm } from "./key-algorithms.js";
+import type { KeyAlgorithm } from "./key-algorithms.js";
 
 /**
  * Something that signs as an issuer: the seam between the encoders (which build the bytes to be
@@ -13,20 +12,6 @@ export interface Signer {
   readonly spki: Uint8Array;
   /** The X.509 signatureValue over `data`: DER Ecdsa-Sig-Value for ECDSA, PKCS#1 v1.5 for RSA. */
   sign(data: Uint8Array): Promise<Uint8Array>;
-}
-
-/** A Signer over a WebCrypto private key (the key stays a non-extractable CryptoKey when imported so). */
-export function cryptoKeySigner(crypto: Crypto, privateKey: CryptoKey, keyAlgorithm: KeyAlgorithm, spki: Uint8Array): Signer {
-  const algorithm = signingAlgorithm(keyAlgorithm);
-  const ecdsa = keyAlgorithm.startsWith("ecdsa");
-  return {
-    keyAlgorithm,
-    spki,
-    async sign(data) {
-      const raw = Buffer.from(await crypto.subtle.sign(algorithm, privateKey, data as Uint8Array<ArrayBuffer>));
-      return ecdsa ? ecdsaDer(raw) : raw;
-    },
-  };
 }
 
 /**

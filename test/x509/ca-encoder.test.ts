@@ -3,9 +3,8 @@ import { describe, expect, it } from "vitest";
 import { encodeCaCertificate } from "../../src/x509/ca-encoder.js";
 import type { KeyAlgorithm } from "../../src/x509/key-algorithms.js";
 import { intermediateProfile, rootProfile, subjectText } from "../../src/x509/profiles.js";
-import { cryptoKeySigner } from "../../src/x509/signer.js";
 import { generateKeys, openssl, testCore, TEST_CTX } from "../helpers.js";
-import { issuerOf, jsonName, referenceCaCertificate, rootIssuer, type TestIssuer } from "./reference.js";
+import { cryptoKeySigner, issuerOf, jsonName, referenceCaCertificate, rootIssuer, type TestIssuer } from "./reference.js";
 
 async function rootSigner(alg: KeyAlgorithm, organization = "Acme Corp"): Promise<TestIssuer> {
   const { core } = testCore();

@@ -6,7 +6,8 @@ import { subjectKeyId, type Issuer } from "../../src/x509/certificates.js";
 import { CRL_NUMBER_OID, REVOCATION_REASONS, signCrlDer, type CrlEntry } from "../../src/x509/crl.js";
 import { keyImportParams, signingAlgorithm, type KeyAlgorithm } from "../../src/x509/key-algorithms.js";
 import type { CaProfile } from "../../src/x509/profiles.js";
-import { cryptoKeySigner } from "../../src/x509/signer.js";
+import { ecdsaDer } from "../../src/x509/der.js";
+import type { Signer } from "../../src/x509/signer.js";
 import { MASTER_KEY } from "../helpers.js";
 
 /**
@@ -109,4 +110,21 @@ export async function signCrlGeneric(input: CrlInput): Promise<x509.X509Crl> {
     },
     crypto,
   );
+}
+
+/**
+ * A Signer over a WebCrypto private key: the reference the encoders' output is compared with
+ * (meshroot itself signs through node:crypto KeyObjects, src/x509/signer.ts).
+ */
+export function cryptoKeySigner(crypto: Crypto, privateKey: CryptoKey, keyAlgorithm: KeyAlgorithm, spki: Uint8Array): Signer {
+  const algorithm = signingAlgorithm(keyAlgorithm);
+  const ecdsa = keyAlgorithm.startsWith("ecdsa");
+  return {
+    keyAlgorithm,
+    spki,
+    async sign(data) {
+      const raw = Buffer.from(await crypto.subtle.sign(algorithm, privateKey, data as Uint8Array<ArrayBuffer>));
+      return ecdsa ? ecdsaDer(raw) : raw;
+    },
+  };
 }
