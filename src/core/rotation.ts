@@ -59,8 +59,12 @@ type Deps = {
 };
 
 /** Which clusters are due, and rotating them. Rotation supersedes; it never revokes. */
-/** Rotations (each a few reads, a key pair, a signature) in flight at once: their commits share a transaction (group commit). */
-const ROTATION_CONCURRENCY = 32;
+/**
+ * Rotations (each a few reads, a key pair, a signature) in flight at once: their commits share a
+ * transaction (group commit). On a writer thread, the first of them commit while the event loop
+ * computes the others (issuance-writer.ts sends 16 at a time), so more in flight overlaps more.
+ */
+const ROTATION_CONCURRENCY = 64;
 
 /** Maps `items` through `work` with at most `limit` in flight; results in input order. */
 async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {

@@ -23,14 +23,22 @@ export function fromWire(w: WireError): Error {
 }
 
 /**
+ * Issuances queued in one turn that go over at once, without waiting for the turn to end: a
+ * rotation run computes dozens in one turn, and the thread commits the first of them while the
+ * event loop computes the rest. Concurrent requests rarely queue this many in one turn.
+ */
+const SEND_AT = 16;
+
+/**
  * The writer thread: issuances commit on its own connection to the same database file, so that
  * the statements, the audit event's hashing and the commit's WAL writes and fsync run beside the
  * event loop, which goes on serving requests (synchronous=FULL stays, and every caller is
- * answered after its commit). The issuances of one event-loop turn go over as one message; the
- * thread commits, in one transaction, every message that arrived while it was committing the
- * last (group commit that grows with the load, with no window to wait out). SQLite's write lock
- * orders its transactions with the other writes on the main connection. The thread starts with
- * the first issuance and holds the process open only while one is unanswered.
+ * answered after its commit). The issuances of one event-loop turn go over as one message (or
+ * several, SEND_AT at a time); the thread commits, in one transaction, every message that
+ * arrived while it was committing the last (group commit that grows with the load, with no
+ * window to wait out). SQLite's write lock orders its transactions with the other writes on the
+ * main connection. The thread starts with the first issuance and holds the process open only
+ * while one is unanswered.
  */
 export function issuanceWriter(dbFile: string): IssuanceCommitter {
   let started: Promise<{ worker: Worker; port: MessagePort }> | undefined;
@@ -82,7 +90,10 @@ export function issuanceWriter(dbFile: string): IssuanceCommitter {
     submit(rec: IntermediateRecord, audit: AuditInput) {
       return new Promise((resolve, reject) => {
         queue.push({ rec, audit, resolve, reject });
-        immediate ??= setImmediate(send);
+        if (queue.length >= SEND_AT) {
+          clearImmediate(immediate);
+          void send();
+        } else immediate ??= setImmediate(send);
       });
     },
     notice() {},
