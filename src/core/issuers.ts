@@ -17,21 +17,49 @@ export function intermediateKeyAad(serial: string): string {
 }
 
 /**
+ * How many escrowed intermediates' issuers are kept, least recently used first out: a trust
+ * domain's live intermediates (about two per cluster) sign their CRLs again every half validity,
+ * and every rotation adds one, so an unbounded cache would grow for as long as the server runs.
+ */
+export const MAX_CACHED_INTERMEDIATES = 8192;
+
+/**
  * The issuers that sign: roots through RootKeys (by key reference — the core never sees a root
  * key), escrowed intermediates (for their CRLs) through the vault. Each is made once per serial
- * and kept: a key never changes for a serial, so the cache needs no invalidation.
+ * and kept (a key never changes for a serial, so the cache needs no invalidation): every root,
+ * and the `maxIntermediates` intermediates used last; an intermediate dropped is opened from
+ * the vault again when it next signs.
  */
-export function issuerCache({ rootKeys, vault }: { rootKeys: RootKeys; vault: KeyVault }) {
-  const cache = new Map<string, Promise<RootIssuer>>();
+export function issuerCache({ rootKeys, vault, maxIntermediates = MAX_CACHED_INTERMEDIATES }: { rootKeys: RootKeys; vault: KeyVault; maxIntermediates?: number }) {
+  const roots = new Map<string, Promise<RootIssuer>>();
+  /** In order of last use, oldest first (a Map keeps insertion order). */
+  const intermediates = new Map<string, Promise<RootIssuer>>();
 
-  function load(serial: string, make: () => Promise<RootIssuer>): Promise<RootIssuer> {
-    let issuer = cache.get(serial);
-    if (!issuer) {
-      issuer = make();
-      issuer.catch(() => cache.delete(serial));
-      cache.set(serial, issuer);
+  /** The cached issuer of `serial`, or the one `make` gives; `keep` stores it (again, on a hit); a failed one is dropped. */
+  function load(
+    cache: Map<string, Promise<RootIssuer>>,
+    keep: (serial: string, issuer: Promise<RootIssuer>) => void,
+    serial: string,
+    make: () => Promise<RootIssuer>,
+  ): Promise<RootIssuer> {
+    const cached = cache.get(serial);
+    if (cached) {
+      keep(serial, cached);
+      return cached;
     }
-    return issuer;
+    const made = make();
+    made.catch(() => {
+      if (cache.get(serial) === made) cache.delete(serial);
+    });
+    keep(serial, made);
+    return made;
+  }
+
+  /** Marks an intermediate used last, dropping the least recently used beyond the bound. */
+  function touch(serial: string, issuer: Promise<RootIssuer>): void {
+    intermediates.delete(serial);
+    intermediates.set(serial, issuer);
+    while (intermediates.size > maxIntermediates) intermediates.delete(intermediates.keys().next().value!);
   }
 
   function describe(certPem: string): { cert: x509.X509Certificate; subjectDer: Uint8Array; keyId: string; organization: string } {
@@ -45,11 +73,11 @@ export function issuerCache({ rootKeys, vault }: { rootKeys: RootKeys; vault: Ke
      * CRLs are then signed without opening and importing the sealed key.
      */
     seedIntermediate(serial: string, issuer: Issuer): void {
-      if (!cache.has(serial)) cache.set(serial, Promise.resolve({ ...issuer, organization: "" }));
+      if (!intermediates.has(serial)) touch(serial, Promise.resolve({ ...issuer, organization: "" }));
     },
     /** Throws the RootKeys errors, and `key_unavailable` when the key is not the certificate's. */
     root(root: RootRecord): Promise<RootIssuer> {
-      return load(root.serial, async () => {
+      return load(roots, (serial, issuer) => roots.set(serial, issuer), root.serial, async () => {
         const { cert, ...issuer } = describe(root.certPem);
         const signer = await rootKeys.signerFor(root.keyRef, root.keyAlgorithm);
         if (!Buffer.from(signer.spki).equals(Buffer.from(cert.publicKey.rawData))) {
@@ -62,7 +90,7 @@ export function issuerCache({ rootKeys, vault }: { rootKeys: RootKeys; vault: Ke
     intermediate(rec: IntermediateRecord): Promise<Issuer> {
       const sealed = rec.sealedKey;
       if (!sealed) throw new DomainError("external_custody", `intermediate ${rec.serial} has an external key`);
-      return load(rec.serial, async () => {
+      return load(intermediates, touch, rec.serial, async () => {
         const pkcs8 = await vault.open(sealed, intermediateKeyAad(rec.serial));
         if (rec.keyId) {
           // Rows issued since the key identifier is stored: the subject and key read straight from the DER.
