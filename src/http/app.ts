@@ -66,6 +66,16 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Log fields that must never be written: credentials and key material. */
 export const LOG_REDACT = ["req.headers.authorization", "req.headers.cookie", "res.headers['set-cookie']"];
 
+/**
+ * Every route validates and serialises with zod (setValidatorCompiler and setSerializerCompiler
+ * below): naming the compilers in the options too keeps fastify from loading and setting up ajv
+ * and fast-json-stringify at start, which it would never use. fastify types these factories for
+ * ajv's compilers, hence the cast.
+ */
+const ZOD_COMPILERS = { buildValidator: () => validatorCompiler, buildSerializer: () => serializerCompiler } as unknown as NonNullable<
+  NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]
+>;
+
 /** Builds the meshroot API without listening; the CLI's `serve` is the only place that listens. */
 export async function buildApp(deps: AppDeps) {
   // Node checks headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s by
@@ -91,6 +101,7 @@ export async function buildApp(deps: AppDeps) {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    schemaController: { compilersFactory: ZOD_COMPILERS },
     ...(deps.https ? { https: { ...deps.https, ...timeouts } } : {}),
   }).withTypeProvider<ZodTypeProvider>();
 
