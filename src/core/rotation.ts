@@ -58,7 +58,6 @@ type Deps = {
   observer: Pick<Observer, "rotation">;
 };
 
-/** Which clusters are due, and rotating them. Rotation supersedes; it never revokes. */
 /**
  * Rotations (each a few reads, a key pair, a signature) in flight at once: their commits share a
  * transaction (group commit). On a writer thread, the first of them commit while the event loop
@@ -81,6 +80,7 @@ async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) 
   return out;
 }
 
+/** Which clusters are due, and rotating them. Rotation supersedes; it never revokes. */
 export function rotationService({ store, issuance, staging, revocation, clock, observer }: Deps) {
   /** Prepared intermediates of staged rotations (not a root rotation's), oldest first. */
   async function stagedPrepared(trustDomain: string | undefined): Promise<IntermediateRecord[]> {
