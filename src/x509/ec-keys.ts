@@ -31,6 +31,8 @@ const CURVES: Record<"P-256" | "P-384", EcDer> = {
 };
 
 export type EcCurve = keyof typeof CURVES;
+/** Coordinate and private scalar length in bytes, per curve. */
+export const EC_SIZES: Record<EcCurve, number> = { "P-256": CURVES["P-256"].size, "P-384": CURVES["P-384"].size };
 export const isEcCurve = (name: string): name is EcCurve => name in CURVES;
 
 /** SubjectPublicKeyInfo of an uncompressed point (04 || X || Y), which the caller has checked is on `curve`. */
@@ -45,9 +47,4 @@ export function ecPkcs8(curve: EcCurve, d: Uint8Array, point: Uint8Array): Uint8
   const c = CURVES[curve];
   if (d.length !== c.size || point.length !== 1 + 2 * c.size || point[0] !== 0x04) throw new Error(`not a ${curve} key`);
   return new Uint8Array(Buffer.concat([c.pkcs8Head, d, c.publicKeyHead, point]));
-}
-
-/** The uncompressed point of a JWK's coordinates. */
-export function jwkPoint(x: string, y: string): Buffer {
-  return Buffer.concat([Buffer.from([0x04]), Buffer.from(x, "base64url"), Buffer.from(y, "base64url")]);
 }

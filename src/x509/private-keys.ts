@@ -1,16 +1,24 @@
-import { createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, type KeyObject } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
-import { ecPkcs8, ecSpki, isEcCurve, jwkPoint } from "./ec-keys.js";
+import { EC_SIZES, ecPkcs8, ecSpki, isEcCurve } from "./ec-keys.js";
 import { keyAlgorithmOf, keyGenParams, type KeyAlgorithm } from "./key-algorithms.js";
 import { parseSinglePem, toPem } from "./pem.js";
+
+/** OpenSSL's names of the curves, for ECDH. */
+const OPENSSL_CURVE = { "P-256": "prime256v1", "P-384": "secp384r1" } as const;
 
 /**
  * Generates a key pair of `alg` (the parameters of WebCrypto generation, keyGenParams) and returns
  * it encoded, SubjectPublicKeyInfo and PKCS#8 DER, with the private key as a KeyObject too: a
  * signer that needs no import of the encoded key (an intermediate's first CRL is signed with it).
- * An EC key (~70 µs) is generated in this thread and encoded from its JWK (ec-keys.ts: OpenSSL's
- * DER encoders cost three times the generation); an RSA key in the libuv thread pool.
+ * An EC key (~70 µs) is generated in this thread as a raw scalar and point (ECDH) and encoded
+ * directly (ec-keys.ts: OpenSSL's DER encoders cost three times the generation); its KeyObject is
+ * imported from the JWK. Not generateKeyPairSync and then export: on Node 20 a garbage
+ * collection during the export of a key just generated can finalise the generation job, whose
+ * destructor waits for the mutex the export holds, and the thread never wakes (seen here under
+ * load; test/x509/ec-keys.test.ts reproduces it). An RSA key is generated in the libuv thread
+ * pool and exported in the callback, while its job is still alive.
  */
 export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Array<ArrayBuffer>; pkcs8: Uint8Array<ArrayBuffer>; privateKey: KeyObject }> {
   const params = keyGenParams(alg);
@@ -18,10 +26,18 @@ export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Arra
     try {
       const curve = params.namedCurve;
       if (!isEcCurve(curve)) throw new Error(`no DER encoding for ${curve}`);
-      const { privateKey } = generateKeyPairSync("ec", { namedCurve: curve });
-      const jwk = privateKey.export({ format: "jwk" });
-      const point = jwkPoint(jwk.x!, jwk.y!);
-      return Promise.resolve({ spki: ecSpki(curve, point), pkcs8: ecPkcs8(curve, Buffer.from(jwk.d!, "base64url"), point), privateKey });
+      const size = EC_SIZES[curve];
+      const ecdh = createECDH(OPENSSL_CURVE[curve]);
+      const point = ecdh.generateKeys();
+      // The scalar comes without leading zero bytes; PKCS#8 and JWK carry it at the curve's size.
+      const raw = ecdh.getPrivateKey();
+      const d = Buffer.alloc(size);
+      raw.copy(d, size - raw.length);
+      const privateKey = createPrivateKey({
+        key: { kty: "EC", crv: curve, x: point.subarray(1, 1 + size).toString("base64url"), y: point.subarray(1 + size).toString("base64url"), d: d.toString("base64url") },
+        format: "jwk",
+      });
+      return Promise.resolve({ spki: ecSpki(curve, point), pkcs8: ecPkcs8(curve, d, point), privateKey });
     } catch (err) {
       return Promise.reject(err);
     }
