@@ -8,6 +8,8 @@
 interface EcDer {
   /** Coordinate (and private scalar) length in bytes. */
   size: number;
+  /** OpenSSL's name of the curve (ECDH). */
+  openssl: string;
   spkiHead: Buffer;
   pkcs8Head: Buffer;
   /** [1] { BIT STRING header } before the point inside ECPrivateKey. */
@@ -18,12 +20,14 @@ const hex = (s: string) => Buffer.from(s, "hex");
 const CURVES: Record<"P-256" | "P-384", EcDer> = {
   "P-256": {
     size: 32,
+    openssl: "prime256v1",
     spkiHead: hex("3059301306072a8648ce3d020106082a8648ce3d030107034200"),
     pkcs8Head: hex("308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420"),
     publicKeyHead: hex("a144034200"),
   },
   "P-384": {
     size: 48,
+    openssl: "secp384r1",
     spkiHead: hex("3076301006072a8648ce3d020106052b81040022036200"),
     pkcs8Head: hex("3081b6020100301006072a8648ce3d020106052b8104002204819e30819b0201010430"),
     publicKeyHead: hex("a164036200"),
@@ -31,8 +35,8 @@ const CURVES: Record<"P-256" | "P-384", EcDer> = {
 };
 
 export type EcCurve = keyof typeof CURVES;
-/** Coordinate and private scalar length in bytes, per curve. */
-export const EC_SIZES: Record<EcCurve, number> = { "P-256": CURVES["P-256"].size, "P-384": CURVES["P-384"].size };
+/** A curve's coordinate (and private scalar) length in bytes, and OpenSSL's name of it. */
+export const ecCurve = (curve: EcCurve): Pick<EcDer, "size" | "openssl"> => CURVES[curve];
 export const isEcCurve = (name: string): name is EcCurve => name in CURVES;
 
 /** SubjectPublicKeyInfo of an uncompressed point (04 || X || Y), which the caller has checked is on `curve`. */

@@ -1,12 +1,9 @@
 import { createECDH, createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, type KeyObject } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { DomainError } from "../errors.js";
-import { EC_SIZES, ecPkcs8, ecSpki, isEcCurve } from "./ec-keys.js";
+import { ecCurve, ecPkcs8, ecSpki, isEcCurve } from "./ec-keys.js";
 import { keyAlgorithmOf, keyGenParams, type KeyAlgorithm } from "./key-algorithms.js";
 import { parseSinglePem, toPem } from "./pem.js";
-
-/** OpenSSL's names of the curves, for ECDH. */
-const OPENSSL_CURVE = { "P-256": "prime256v1", "P-384": "secp384r1" } as const;
 
 /**
  * Generates a key pair of `alg` (the parameters of WebCrypto generation, keyGenParams) and returns
@@ -26,8 +23,8 @@ export function generateKeyPairDer(alg: KeyAlgorithm): Promise<{ spki: Uint8Arra
     try {
       const curve = params.namedCurve;
       if (!isEcCurve(curve)) throw new Error(`no DER encoding for ${curve}`);
-      const size = EC_SIZES[curve];
-      const ecdh = createECDH(OPENSSL_CURVE[curve]);
+      const { size, openssl } = ecCurve(curve);
+      const ecdh = createECDH(openssl);
       const point = ecdh.generateKeys();
       // The scalar comes without leading zero bytes; PKCS#8 and JWK carry it at the curve's size.
       const raw = ecdh.getPrivateKey();
